@@ -1,0 +1,178 @@
+"""The reserved paths under the prefix (default ``/_wr``): the public contract of DESIGN.md.
+
+POST /_wr/join     a place in line (idempotent: a valid ticket keeps its place)
+GET  /_wr/status   where a ticket stands; sets the pass when admitted
+POST /_wr/leave    give up a place (or end a session)
+GET  /_wr/healthz  alive;  GET /_wr/readyz  Redis and backend reachable
+GET  /_wr/metrics  Prometheus text format
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from gateway import metrics
+from gateway.http import (
+    ETA_COOKIE,
+    LANG_COOKIE,
+    PASS_COOKIE,
+    TICKET_COOKIE,
+    RequestView,
+    clear_cookie,
+    cookie,
+    json_response,
+    parse_eta_cookie,
+)
+from gateway.i18n import choose_language
+from gateway.runtime import Runtime
+from waitingroom.errors import StoreError
+from waitingroom.tokens import TICKET_MAX_AGE
+
+Handler = Callable[[Runtime, RequestView], Awaitable[Response]]
+
+
+def wants_language(request: RequestView) -> str:
+    return choose_language(
+        request.query_param("lang"),
+        request.cookies.get(LANG_COOKIE),
+        request.header(b"accept-language"),
+    )
+
+
+def _safe_next(value: str | None) -> str:
+    """Only local paths: never an open redirect."""
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/"
+
+
+async def join(runtime: Runtime, request: RequestView) -> Response:
+    room = runtime.room
+    existing = request.ticket_token()
+    try:
+        joined = await room.join(existing)
+    except StoreError:
+        metrics.REDIS_ERRORS.inc()
+        body = {"error": "the waiting room is temporarily unavailable", "status": "paused"}
+        return json_response(body, 503, headers={"retry-after": "10"})
+    if joined is None:
+        return json_response(room.closed_status().as_json(), 200)
+    if joined.fresh:
+        metrics.ARRIVALS.inc()
+    status = await room.status(joined.ticket)
+    cookies = [cookie(TICKET_COOKIE, joined.token, TICKET_MAX_AGE, request.secure)]
+    reply = status.as_json()
+    reply["ticket"] = joined.token
+    if status.pass_token is not None:
+        metrics.ADMISSIONS.inc()
+        cookies.append(
+            cookie(PASS_COOKIE, status.pass_token, room.session_lifetime(), request.secure)
+        )
+    if not request.wants_json and request.query_param("next") is not None:
+        # The no-JavaScript "join again" form: back to the page the user was on.
+        response = Response(
+            status_code=303, headers={"location": _safe_next(request.query_param("next"))}
+        )
+        for value in cookies:
+            response.raw_headers.append((b"set-cookie", value))
+        return response
+    return json_response(reply, 200, cookies)
+
+
+async def status(runtime: Runtime, request: RequestView) -> Response:
+    room = runtime.room
+    token = request.ticket_token()
+    if not token:
+        body = {"error": "no ticket", "hint": f"POST {runtime.settings.prefix}/join"}
+        return json_response(body, 401)
+    ticket = room.read_ticket(token)
+    if ticket is None:
+        body = {"error": "invalid ticket", "hint": f"POST {runtime.settings.prefix}/join"}
+        return json_response(body, 401)
+    last_eta, start = parse_eta_cookie(request.cookies.get(ETA_COOKIE))
+    result = await room.status(ticket, last_eta)
+    metrics.POLLS.inc()
+    cookies = []
+    if result.pass_token is not None:
+        metrics.ADMISSIONS.inc()
+        cookies.append(
+            cookie(PASS_COOKIE, result.pass_token, room.session_lifetime(), request.secure)
+        )
+    elif result.eta is not None:
+        value = f"{result.eta[0]}.{result.eta[1]}.{start or result.ahead}"
+        cookies.append(cookie(ETA_COOKIE, value, TICKET_MAX_AGE, request.secure))
+    return json_response(result.as_json(), 200, cookies)
+
+
+async def leave(runtime: Runtime, request: RequestView) -> Response:
+    wr_pass = runtime.room.read_pass(request.pass_token())
+    ended = False
+    if wr_pass is not None:
+        ended = await runtime.room.release(wr_pass)
+    secure = request.secure
+    cookies = [clear_cookie(name, secure) for name in (TICKET_COOKIE, PASS_COOKIE, ETA_COOKIE)]
+    return json_response({"status": "left", "session_ended": ended}, 200, cookies)
+
+
+async def healthz(runtime: Runtime, request: RequestView) -> Response:
+    return json_response({"status": "ok"})
+
+
+async def readyz(runtime: Runtime, request: RequestView) -> Response:
+    async def redis_ok() -> bool:
+        try:
+            return await runtime.store.ping()
+        except StoreError:
+            return False
+
+    checks = {"redis": redis_ok, **runtime.ready_checks}
+    names = list(checks)
+    results = await asyncio.gather(*(checks[name]() for name in names))
+    body = {name: ("ok" if ok else "unavailable") for name, ok in zip(names, results, strict=True)}
+    ready = all(results)
+    return json_response({"ready": ready, **body}, 200 if ready else 503)
+
+
+async def metrics_endpoint(runtime: Runtime, request: RequestView) -> Response:
+    data, content_type = metrics.render()
+    return Response(data, headers={"content-type": content_type, "cache-control": "no-store"})
+
+
+class Endpoints:
+    """Dispatch of the reserved paths; wrong methods get 405, unknown paths 404."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.routes: dict[str, dict[str, Handler]] = {
+            "/join": {"POST": join},
+            "/status": {"GET": status},
+            "/leave": {"POST": leave},
+            "/healthz": {"GET": healthz},
+            "/readyz": {"GET": readyz},
+            "/metrics": {"GET": metrics_endpoint},
+        }
+
+    def add(self, path: str, methods: dict[str, Handler]) -> None:
+        self.routes[path] = methods
+
+    async def __call__(self, runtime: Runtime, scope: Scope, receive: Receive, send: Send) -> None:
+        request = RequestView(scope)
+        sub = request.path[len(self.prefix) :] or "/"
+        methods = self.routes.get(sub)
+        if methods is None:
+            response: Response = json_response({"error": "not found"}, 404)
+        else:
+            method = request.method
+            handler = methods.get(method) or (methods.get("GET") if method == "HEAD" else None)
+            if handler is None:
+                allow = ", ".join(sorted(methods))
+                response = json_response(
+                    {"error": "method not allowed"}, 405, headers={"allow": allow}
+                )
+            else:
+                response = await handler(runtime, request)
+        await response(scope, receive, send)

@@ -1,0 +1,160 @@
+"""Small HTTP helpers for pure-ASGI code: headers, cookies, content negotiation, responses."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.requests import cookie_parser
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.types import Scope
+
+TICKET_COOKIE = "wr_ticket"
+PASS_COOKIE = "wr_pass"  # noqa: S105 - a cookie name
+ETA_COOKIE = "wr_eta"
+LANG_COOKIE = "wr_lang"
+TICKET_HEADER = b"x-wr-ticket"
+PASS_HEADER = b"x-wr-pass"
+COMMAND_HEADER = b"x-wr-command"
+OUR_COOKIES = frozenset({TICKET_COOKIE, PASS_COOKIE, ETA_COOKIE, LANG_COOKIE})
+
+
+class RequestView:
+    """The parts of an ASGI request the gateway looks at, parsed once and lazily."""
+
+    __slots__ = ("_cookies", "headers", "scope")
+
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
+        headers: dict[bytes, bytes] = {}
+        for name, value in scope["headers"]:
+            if name in headers and name == b"cookie":
+                headers[name] += b"; " + value
+            elif name not in headers:
+                headers[name] = value
+        self.headers = headers
+        self._cookies: dict[str, str] | None = None
+
+    def header(self, name: bytes) -> str | None:
+        """A header's value, or None."""
+        value = self.headers.get(name)
+        return value.decode("latin-1") if value is not None else None
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        if self._cookies is None:
+            raw = self.headers.get(b"cookie")
+            self._cookies = cookie_parser(raw.decode("latin-1")) if raw else {}
+        return self._cookies
+
+    @property
+    def method(self) -> str:
+        method: str = self.scope["method"]
+        return method
+
+    @property
+    def path(self) -> str:
+        path: str = self.scope["path"]
+        return path
+
+    @property
+    def secure(self) -> bool:
+        return bool(self.scope.get("scheme") == "https")
+
+    @property
+    def wants_json(self) -> bool:
+        accept = self.headers.get(b"accept", b"")
+        return b"application/json" in accept and b"text/html" not in accept
+
+    def query_param(self, name: str) -> str | None:
+        query: bytes = self.scope.get("query_string", b"")
+        if not query:
+            return None
+        for key, value in parse_qsl(query.decode("latin-1"), max_num_fields=20):
+            if key == name:
+                return value
+        return None
+
+    def ticket_token(self) -> str | None:
+        header = self.headers.get(TICKET_HEADER)
+        return header.decode("latin-1") if header else self.cookies.get(TICKET_COOKIE)
+
+    def pass_token(self) -> str | None:
+        header = self.headers.get(PASS_HEADER)
+        return header.decode("latin-1") if header else self.cookies.get(PASS_COOKIE)
+
+
+def cookie(name: str, value: str, max_age: int | None, secure: bool) -> bytes:
+    parts = [f"{name}={value}", "Path=/", "HttpOnly", "SameSite=Lax"]
+    if max_age is not None:
+        parts.append(f"Max-Age={max_age}")
+    if secure:
+        parts.append("Secure")
+    return "; ".join(parts).encode("latin-1")
+
+
+def clear_cookie(name: str, secure: bool) -> bytes:
+    return cookie(name, '""', 0, secure)
+
+
+def strip_our_credentials(scope: Scope) -> Scope:
+    """A copy of the scope without our cookies and headers: the backend never sees a token."""
+    headers: list[tuple[bytes, bytes]] = []
+    changed = False
+    for name, value in scope["headers"]:
+        if name in (TICKET_HEADER, PASS_HEADER):
+            changed = True
+            continue
+        if name == b"cookie":
+            kept = [
+                part
+                for part in value.decode("latin-1").split(";")
+                if part.split("=", 1)[0].strip() not in OUR_COOKIES
+            ]
+            new_value = ";".join(kept).strip()
+            changed = True
+            if new_value:
+                headers.append((name, new_value.encode("latin-1")))
+            continue
+        headers.append((name, value))
+    if not changed:
+        return scope
+    return {**scope, "headers": headers}
+
+
+def json_response(
+    body: Any,
+    status_code: int = 200,
+    cookies: Iterable[bytes] = (),
+    headers: dict[str, str] | None = None,
+) -> Response:
+    response = JSONResponse(body, status_code=status_code, headers=headers)
+    response.headers["cache-control"] = "no-store"
+    for value in cookies:
+        response.raw_headers.append((b"set-cookie", value))
+    return response
+
+
+def html_response(
+    body: str,
+    status_code: int = 200,
+    cookies: Iterable[bytes] = (),
+    headers: dict[str, str] | None = None,
+) -> Response:
+    response = HTMLResponse(body, status_code=status_code, headers=headers)
+    response.headers["cache-control"] = "no-store"
+    for value in cookies:
+        response.raw_headers.append((b"set-cookie", value))
+    return response
+
+
+def parse_eta_cookie(value: str | None) -> tuple[tuple[int, int] | None, int]:
+    """The last ETA range shown and the 'ahead' count at the first view (for the progress bar)."""
+    if not value:
+        return None, 0
+    parts = value.split(".")
+    if len(parts) != 3 or not all(p.isdigit() and len(p) < 12 for p in parts):
+        return None, 0
+    low, high, start = (int(p) for p in parts)
+    return ((low, high) if low <= high else None), start

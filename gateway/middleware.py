@@ -1,0 +1,244 @@
+"""WaitingRoomMiddleware: pure ASGI, usable in front of any Starlette or FastAPI app.
+
+Requests with a valid pass go through to the app; everyone else is held in the waiting room:
+browsers get the waiting page in place, JSON clients the status JSON, non-GET requests a 429.
+Paths under the reserved prefix (default ``/_wr``) are answered here (see ``endpoints``).
+The waiting room itself is opened by ``waiting_room_lifespan`` and found in the lifespan state.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway import metrics
+from gateway.endpoints import Endpoints, wants_language
+from gateway.http import (
+    COMMAND_HEADER,
+    ETA_COOKIE,
+    PASS_COOKIE,
+    TICKET_COOKIE,
+    RequestView,
+    clear_cookie,
+    cookie,
+    html_response,
+    json_response,
+    parse_eta_cookie,
+    strip_our_credentials,
+)
+from gateway.runtime import STATE_KEY, Runtime
+from gateway.settings import Settings
+from waitingroom.errors import StoreError
+from waitingroom.room import Status
+from waitingroom.tokens import TICKET_MAX_AGE, Pass
+
+log = logging.getLogger("gateway.middleware")
+
+SAFE_METHODS = frozenset({"GET", "HEAD"})
+
+
+class WaitingRoomMiddleware:
+    """Hold everyone without a valid pass in the waiting room.
+
+    ``bypass_paths`` are prefixes that never need a pass (static assets, health checks).
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        settings: Settings | None = None,
+        bypass_paths: tuple[str, ...] | None = None,
+    ) -> None:
+        self.app = app
+        self.settings = settings or Settings.from_env()
+        self.prefix = self.settings.prefix
+        self.bypass = tuple(
+            bypass_paths if bypass_paths is not None else self.settings.bypass_paths
+        )
+        self.endpoints = Endpoints(self.prefix)
+
+    def _runtime(self, scope: Scope) -> Runtime:
+        state: dict[str, Any] = scope.get("state") or {}
+        runtime = state.get(STATE_KEY)
+        if runtime is None:
+            raise RuntimeError(
+                "WaitingRoomMiddleware needs the app's lifespan to be waiting_room_lifespan()"
+            )
+        return runtime  # type: ignore[no-any-return]
+
+    def _is_bypass(self, path: str) -> bool:
+        if not self.bypass or not path.startswith(self.bypass):
+            return False
+        # Never let a dot-segment ride on a bypass prefix into the backend ("/static/../admin").
+        return "/." not in path and "\\" not in path and "%" not in path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        runtime = self._runtime(scope)
+        if path == self.prefix or path.startswith(self.prefix + "/"):
+            await self.endpoints(runtime, scope, receive, send)
+            return
+        if self._is_bypass(path) or runtime.room.snapshot_mode() == "passthrough":
+            await self.app(strip_our_credentials(scope), receive, send)
+            return
+        request = RequestView(scope)
+        wr_pass = runtime.room.read_pass(request.pass_token())
+        if wr_pass is not None:
+            valid, renewed = await runtime.room.renew(wr_pass)
+            if valid:
+                cookies = []
+                if renewed is not None:
+                    lifetime = runtime.room.session_lifetime()
+                    cookies.append(cookie(PASS_COOKIE, renewed, lifetime, request.secure))
+                await self.forward(runtime, scope, receive, send, wr_pass, cookies)
+                return
+        await self.hold(runtime, request, scope, receive, send)
+
+    async def forward(
+        self,
+        runtime: Runtime,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        wr_pass: Pass,
+        cookies: list[bytes],
+    ) -> None:
+        """Let an admitted user through; act on the backend's X-WR-Command and strip it."""
+        secure = scope.get("scheme") == "https"
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = []
+                command = b""
+                for name, value in message.get("headers", []):
+                    if name.lower() == COMMAND_HEADER:
+                        command = value.strip().lower()
+                        continue
+                    headers.append((name, value))
+                if command == b"release":
+                    await runtime.room.release(wr_pass)
+                    headers.append((b"set-cookie", clear_cookie(PASS_COOKIE, secure)))
+                    headers.append((b"set-cookie", clear_cookie(TICKET_COOKIE, secure)))
+                for value in cookies:
+                    headers.append((b"set-cookie", value))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(strip_our_credentials(scope), receive, send_wrapper)
+
+    async def hold(
+        self, runtime: Runtime, request: RequestView, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """No valid pass: the waiting page, the status JSON, or a 429 for non-GET requests."""
+        room = runtime.room
+        token = request.ticket_token()
+        ticket = room.read_ticket(token)
+        cookies: list[bytes] = []
+        lang = wants_language(request)
+        if request.method not in SAFE_METHODS:
+            metrics.REJECTED.labels("no_pass").inc()
+            retry = "30"
+            if ticket is not None:
+                status = await room.status(ticket)
+                if status.status == "admitted" and status.pass_token and status.pass_:
+                    # Their turn came with this very request: let it through.
+                    cookies.append(self._pass_cookie(runtime, status, request))
+                    await self.forward(runtime, scope, receive, send, status.pass_, cookies)
+                    return
+                retry = str(max(1, round(status.poll_after)))
+            body: dict[str, object] = {"error": "no valid admission pass", "status": "waiting"}
+            headers = {"retry-after": retry}
+            if request.wants_json:
+                response = json_response(body, 429, headers=headers)
+            else:
+                page = runtime.pages.error(429, "error_busy", lang)
+                response = html_response(page, 429, headers=headers)
+            await response(scope, receive, send)
+            return
+        if ticket is None:
+            if token and request.wants_json:
+                body = {"error": "invalid ticket", "hint": f"POST {self.prefix}/join"}
+                await json_response(body, 400)(scope, receive, send)
+                return
+            try:
+                joined = await room.join()
+            except StoreError:
+                metrics.REDIS_ERRORS.inc()
+                await self.unavailable(runtime, request, scope, receive, send)
+                return
+            if joined is None:
+                status = room.closed_status()
+                await self.render(runtime, request, status, cookies, False, 0, scope, receive, send)
+                return
+            metrics.ARRIVALS.inc()
+            ticket = joined.ticket
+            cookies.append(cookie(TICKET_COOKIE, joined.token, TICKET_MAX_AGE, request.secure))
+            token = joined.token
+        last_eta, start = parse_eta_cookie(request.cookies.get(ETA_COOKIE))
+        status = await room.status(ticket, last_eta)
+        metrics.POLLS.inc()
+        if status.status == "admitted" and status.pass_ is not None:
+            metrics.ADMISSIONS.inc()
+            cookies.append(self._pass_cookie(runtime, status, request))
+            if not request.wants_json:
+                await self.forward(runtime, scope, receive, send, status.pass_, cookies)
+                return
+        if status.eta is not None:
+            start = start or status.ahead
+            eta_value = f"{status.eta[0]}.{status.eta[1]}.{start}"
+            cookies.append(cookie(ETA_COOKIE, eta_value, TICKET_MAX_AGE, request.secure))
+        if request.wants_json:
+            reply = status.as_json()
+            if token and token != request.ticket_token():
+                reply["ticket"] = token
+            await json_response(reply, 200, cookies, {"x-wr-status": status.status})(
+                scope, receive, send
+            )
+            return
+        await self.render(runtime, request, status, cookies, True, start, scope, receive, send)
+
+    def _pass_cookie(self, runtime: Runtime, status: Status, request: RequestView) -> bytes:
+        assert status.pass_token is not None
+        lifetime = runtime.room.session_lifetime()
+        return cookie(PASS_COOKIE, status.pass_token, lifetime, request.secure)
+
+    async def render(
+        self,
+        runtime: Runtime,
+        request: RequestView,
+        status: Status,
+        cookies: list[bytes],
+        has_ticket: bool,
+        start: int,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        lang = wants_language(request)
+        if request.query_param("lang") == lang:
+            cookies.append(cookie("wr_lang", lang, 365 * 86400, request.secure))
+        if status.status == "expired":
+            cookies.append(clear_cookie(TICKET_COOKIE, request.secure))
+            cookies.append(clear_cookie(ETA_COOKIE, request.secure))
+        page = runtime.pages.waiting(status, lang, request.path, has_ticket, start, time.time())
+        await html_response(page, 200, cookies, {"x-wr-status": status.status})(
+            scope, receive, send
+        )
+
+    async def unavailable(
+        self, runtime: Runtime, request: RequestView, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """Redis is unreachable and this newcomer has no ticket: a clear 503, no place lost."""
+        headers = {"retry-after": "10"}
+        if request.wants_json:
+            body = {"error": "the waiting room is temporarily unavailable", "status": "paused"}
+            await json_response(body, 503, headers=headers)(scope, receive, send)
+            return
+        page = runtime.pages.error(503, "error_busy", wants_language(request))
+        await html_response(page, 503, headers=headers)(scope, receive, send)

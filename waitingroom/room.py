@@ -1,0 +1,300 @@
+"""The waiting room's policy for one event, as one worker runs it.
+
+Joining costs one Redis round trip; a status poll costs none (it compares the ticket with this
+worker's cached snapshot); the admission moment costs one; each proxied request of an admitted
+user costs one (the session renewal, which also makes a released or replayed pass useless).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from dataclasses import dataclass
+
+from waitingroom.clock import Clock, SystemClock
+from waitingroom.config import RoomConfig
+from waitingroom.errors import StoreError, TokenError
+from waitingroom.eta import RateEstimator, estimate, poll_after
+from waitingroom.shuffle import Permutation, prequeue_key
+from waitingroom.snapshot import RoomSnapshot
+from waitingroom.store import Floors, RedisStore
+from waitingroom.tokens import Pass, Ticket, TokenSigner, session_id
+
+log = logging.getLogger("waitingroom.room")
+
+# A snapshot older than this (Redis unreachable) no longer admits anyone: waiting users are
+# told admission is paused and keep their place.
+STALE_AFTER = 3.0
+
+
+@dataclass(slots=True)
+class Status:
+    """What a ticket holder is told. Mirrors the status JSON of the public contract."""
+
+    status: str  # waiting | admitted | paused | closed | expired
+    event: str
+    position: int
+    ahead: int
+    eta: tuple[int, int] | None
+    poll_after: float
+    pass_token: str | None = None
+    pass_: Pass | None = None
+    opens_at: float | None = None
+    stale: bool = False
+
+    def as_json(self) -> dict[str, object]:
+        body: dict[str, object] = {
+            "status": self.status,
+            "event": self.event,
+            "position": self.position,
+            "ahead": self.ahead,
+            "eta_seconds": list(self.eta) if self.eta is not None else None,
+            "poll_after_seconds": self.poll_after,
+        }
+        if self.pass_token is not None:
+            body["pass"] = self.pass_token
+        if self.opens_at is not None:
+            body["opens_at"] = self.opens_at
+        return body
+
+
+@dataclass(slots=True)
+class Joined:
+    ticket: Ticket
+    token: str
+    fresh: bool
+
+
+class Room:
+    """One event's waiting room as seen by one worker."""
+
+    def __init__(
+        self,
+        store: RedisStore,
+        signer: TokenSigner,
+        shuffle_secret: str,
+        initial_config: RoomConfig,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.signer = signer
+        self.event = signer.event
+        self.clock: Clock = clock or SystemClock()
+        self.worker_id = uuid.uuid4().hex[:12]
+        self.initial_config = initial_config
+        self.snapshot: RoomSnapshot | None = None
+        self.snapshot_at = 0.0
+        self.redis_ok = False
+        self.floors = Floors()
+        self.rate = RateEstimator()
+        self.last_released = 0
+        self._shuffle_secret = shuffle_secret
+        self._permutation: tuple[tuple[int, int, int], Permutation] | None = None
+        self._rng = rng or random.Random()
+
+    # -- the controller tick -------------------------------------------------------------
+
+    async def ensure_config(self) -> None:
+        """Write the initial config unless Redis already has one (another worker's, or ours)."""
+        config = self.snapshot.config if self.snapshot and self.snapshot.config.version else None
+        base = config or self.initial_config
+        changes = {k: v for k, v in base.as_dict().items() if k != "version"}
+        await self.store.set_config(changes, actor="startup", only_if_missing=True)
+
+    async def tick(self) -> int:
+        """Advance the controller once and refresh the cached snapshot. Raises StoreError."""
+        hist_from = -1
+        if self.snapshot is not None and self.snapshot.history.serving:
+            hist_from = self.snapshot.history.last_serving
+        try:
+            released, snap = await self.store.advance(self.worker_id, self.floors, hist_from)
+            if snap.config.version == 0:
+                await self.ensure_config()
+                released, snap = await self.store.advance(self.worker_id, self.floors, -1)
+        except StoreError:
+            self.redis_ok = False
+            raise
+        self._accept(snap)
+        self.last_released = released
+        return released
+
+    async def refresh(self) -> RoomSnapshot:
+        """Read the snapshot without advancing (admin views, tests)."""
+        snap = await self.store.snapshot()
+        self._accept(snap, replace_history=True)
+        return snap
+
+    def _accept(self, snap: RoomSnapshot, replace_history: bool = False) -> None:
+        old = self.snapshot
+        if old is not None and old.epoch == snap.epoch and not replace_history:
+            old.history.merge(list(zip(snap.history.seconds, snap.history.serving, strict=True)))
+            snap.history = old.history
+        cutoff = int(snap.server_time) - snap.config.grace_period - 120
+        snap.history.trim(cutoff)
+        self.snapshot = snap
+        self.snapshot_at = self.clock.now()
+        self.redis_ok = True
+        self.rate.observe(snap.server_time, snap.serving)
+        if snap.epoch == self.floors.epoch:
+            self.floors = Floors(
+                snap.epoch, max(self.floors.tail, snap.tail), max(self.floors.serving, snap.serving)
+            )
+        elif snap.epoch > self.floors.epoch:
+            self.floors = Floors(snap.epoch, snap.tail, snap.serving)
+
+    def _observe_ticket(self, ticket: Ticket) -> None:
+        # Tickets are the last record of positions issued if Redis lost them (invariant 1).
+        if ticket.epoch == self.floors.epoch and ticket.position > self.floors.tail:
+            self.floors = Floors(self.floors.epoch, ticket.position, self.floors.serving)
+
+    @property
+    def stale(self) -> bool:
+        return (not self.redis_ok) and self.clock.now() - self.snapshot_at > STALE_AFTER
+
+    # -- applicants ----------------------------------------------------------------------
+
+    def read_ticket(self, token: str | None) -> Ticket | None:
+        if not token:
+            return None
+        try:
+            ticket = self.signer.verify_ticket(token)
+        except TokenError:
+            return None
+        self._observe_ticket(ticket)
+        return ticket
+
+    async def join(self, existing: str | None = None) -> Joined | None:
+        """A place in line: the existing ticket if valid (idempotent), else a new one.
+
+        Returns None when the room is closed. Raises StoreError when Redis is unreachable.
+        """
+        ticket = self.read_ticket(existing)
+        if ticket is not None and existing is not None:
+            snap = self.snapshot
+            if snap is None or ticket.epoch == snap.epoch:
+                return Joined(ticket, existing, fresh=False)
+        result = await self.store.join(self.floors)
+        if result.closed:
+            return None
+        if result.epoch == self.floors.epoch and result.position > self.floors.tail:
+            self.floors = Floors(result.epoch, result.position, self.floors.serving)
+        ticket, token = self.signer.sign_ticket(result.epoch, result.position)
+        return Joined(ticket, token, fresh=True)
+
+    def position_of(self, ticket: Ticket, snap: RoomSnapshot) -> int | None:
+        """The ticket's place in line after any pre-queue shuffle; None while it is unknown."""
+        lo, hi, raw = snap.prequeue_lo, snap.prequeue_hi, ticket.position
+        if lo is None or raw <= lo or (hi is not None and raw > hi):
+            return raw
+        if hi is None:
+            return None
+        cache_key = (ticket.epoch, lo, hi)
+        if self._permutation is None or self._permutation[0] != cache_key:
+            key = prequeue_key(self._shuffle_secret, self.event, ticket.epoch)
+            self._permutation = (cache_key, Permutation(key, hi - lo))
+        return lo + 1 + self._permutation[1](raw - lo - 1)
+
+    def _status(self, name: str, position: int = 0, ahead: int = 0, **extra: object) -> Status:
+        poll = poll_after(None, self._rng) if name != "expired" else 0.0
+        status = Status(name, self.event, position, ahead, None, poll)
+        for key, value in extra.items():
+            setattr(status, key, value)
+        return status
+
+    async def status(self, ticket: Ticket, last_eta: tuple[int, int] | None = None) -> Status:
+        """Where a ticket stands. No Redis round trip unless its turn has come."""
+        snap = self.snapshot
+        if snap is None:
+            return self._status("paused", stale=True)
+        config = snap.config
+        if ticket.epoch != snap.epoch:
+            return self._status("expired")
+        position = self.position_of(ticket, snap)
+        if position is None:
+            ahead = max(0, snap.tail - (snap.prequeue_lo or 0))
+            return self._status("closed", opens_at=config.opens_at, ahead=ahead)
+        if config.mode == "closed":
+            return self._status("closed", position, opens_at=config.opens_at)
+        stale = self.stale
+        if position <= snap.serving and not stale:
+            return await self._admit(ticket, position, snap)
+        ahead = max(0, position - snap.serving - 1)
+        if stale or config.mode == "pause" or self._before_opening(config):
+            name = "closed" if self._before_opening(config) else "paused"
+            return self._status(name, position, ahead, stale=stale, opens_at=config.opens_at)
+        rate = self.rate.rate(config.rate_per_minute)
+        eta = estimate(position - snap.serving, rate, last_eta)
+        advice = poll_after(eta[0] if eta else None, self._rng)
+        return Status("waiting", self.event, position, ahead, eta, advice)
+
+    def _before_opening(self, config: RoomConfig) -> bool:
+        return config.opens_at is not None and self.clock.now() < config.opens_at
+
+    async def _admit(self, ticket: Ticket, position: int, snap: RoomSnapshot) -> Status:
+        released = snap.history.released_at(position)
+        now = self.clock.now()
+        if released is None or now - released > snap.config.grace_period + 1:
+            return self._status("expired", position)
+        session = session_id(ticket.epoch, position)
+        try:
+            result = await self.store.admit(ticket.epoch, position, session)
+        except StoreError:
+            return self._status("paused", position, stale=True)
+        if result.status == "ok":
+            lifetime = max(1.0, result.expires_ms / 1000 - snap.server_time)
+            wr_pass, token = self.signer.sign_pass(session, position, lifetime)
+            return Status("admitted", self.event, position, 0, (0, 0), 0.0, token, wr_pass)
+        if result.status in ("full", "wait"):
+            return Status("waiting", self.event, position, 0, (0, 0), poll_after(0, self._rng))
+        if result.status == "closed":
+            return self._status("closed", position)
+        return self._status("expired", position)
+
+    def snapshot_mode(self) -> str:
+        return self.snapshot.config.mode if self.snapshot is not None else "queue"
+
+    def session_lifetime(self) -> int:
+        config = self.snapshot.config if self.snapshot is not None else self.initial_config
+        return config.session_lifetime
+
+    def closed_status(self) -> Status:
+        opens_at = self.snapshot.config.opens_at if self.snapshot is not None else None
+        return self._status("closed", opens_at=opens_at)
+
+    # -- admitted users ------------------------------------------------------------------
+
+    def read_pass(self, token: str | None) -> Pass | None:
+        if not token:
+            return None
+        try:
+            return self.signer.verify_pass(token)
+        except TokenError:
+            return None
+
+    async def renew(self, wr_pass: Pass) -> tuple[bool, str | None]:
+        """Is this pass's session still live? Returns (valid, a re-signed pass when due).
+
+        When Redis is unreachable a validly signed, unexpired pass keeps working (invariant 5).
+        """
+        if not wr_pass.session.startswith(f"{self.snapshot.epoch}-" if self.snapshot else ""):
+            return False, None
+        try:
+            expires_ms = await self.store.renew(wr_pass.session)
+        except StoreError:
+            return True, None
+        if expires_ms == 0:
+            return False, None
+        lifetime = self.snapshot.config.session_lifetime if self.snapshot else 600
+        if wr_pass.expires_at - self.clock.now() < lifetime / 2:
+            _, token = self.signer.sign_pass(wr_pass.session, wr_pass.position, lifetime)
+            return True, token
+        return True, None
+
+    async def release(self, wr_pass: Pass) -> bool:
+        try:
+            return await self.store.release(wr_pass.session)
+        except StoreError:
+            log.warning("release of a session failed: redis unavailable")
+            return False

@@ -1,0 +1,117 @@
+"""Tickets and passes: compact, signed, stateless tokens (itsdangerous).
+
+A *ticket* proves a place in line: ``event.epoch.position.issued``, signed with salt "ticket".
+A *pass* proves an admission: ``event.session.position.expires``, signed with salt "pass".
+The salts make the two purposes disjoint: a ticket never verifies as a pass, nor the reverse.
+
+``secret_keys`` is newest first (as in ``WR_SECRET_KEYS``): the newest key signs, every key
+verifies, so keys rotate without logging anyone out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from itsdangerous import BadSignature, Signer
+
+from waitingroom.clock import Clock, SystemClock
+from waitingroom.errors import BadToken, ExpiredToken
+from waitingroom.keys import EVENT_ID
+
+TICKET_SALT = "ticket"
+PASS_SALT = "pass"  # noqa: S105 - a salt, not a secret
+# A ticket older than this is refused outright; the late-returner policy decides well before.
+TICKET_MAX_AGE = 7 * 24 * 3600
+_MAX_TOKEN_LENGTH = 512
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    event: str
+    epoch: int
+    position: int
+    issued_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Pass:
+    event: str
+    session: str
+    position: int
+    expires_at: int
+
+
+def _signer(secret_keys: Sequence[str], salt: str) -> Signer:
+    if not secret_keys or any(not k for k in secret_keys):
+        raise ValueError("at least one non-empty secret key is required")
+    # itsdangerous signs with the *last* key of the list and verifies with all of them.
+    return Signer(
+        list(reversed(secret_keys)),
+        salt=salt,
+        key_derivation="hmac",
+        digest_method=hashlib.sha256,
+    )
+
+
+def _parse_int(text: str) -> int:
+    if not text.isdigit() or len(text) > 18:
+        raise BadToken("malformed token")
+    return int(text)
+
+
+class TokenSigner:
+    """Signs and verifies tickets and passes for one event."""
+
+    def __init__(self, secret_keys: Sequence[str], event: str, clock: Clock | None = None) -> None:
+        self._tickets = _signer(secret_keys, TICKET_SALT)
+        self._passes = _signer(secret_keys, PASS_SALT)
+        self.event = event
+        self.clock: Clock = clock or SystemClock()
+
+    def _unsign(self, signer: Signer, token: str) -> list[str]:
+        if not token or len(token) > _MAX_TOKEN_LENGTH or not token.isascii():
+            raise BadToken("malformed token")
+        try:
+            payload = signer.unsign(token).decode("ascii")
+        except (BadSignature, UnicodeDecodeError) as exc:
+            raise BadToken("bad signature") from exc
+        parts = payload.split(".")
+        if len(parts) != 4 or parts[0] != self.event:
+            raise BadToken("token is for another event")
+        return parts
+
+    def sign_ticket(self, epoch: int, position: int) -> tuple[Ticket, str]:
+        ticket = Ticket(self.event, epoch, position, int(self.clock.now()))
+        payload = f"{ticket.event}.{epoch}.{position}.{ticket.issued_at}"
+        return ticket, self._tickets.sign(payload).decode("ascii")
+
+    def verify_ticket(self, token: str) -> Ticket:
+        parts = self._unsign(self._tickets, token)
+        ticket = Ticket(parts[0], _parse_int(parts[1]), _parse_int(parts[2]), _parse_int(parts[3]))
+        age = self.clock.now() - ticket.issued_at
+        if age > TICKET_MAX_AGE:
+            raise ExpiredToken("ticket expired")
+        if ticket.position < 1:
+            raise BadToken("malformed token")
+        return ticket
+
+    def sign_pass(self, session: str, position: int, lifetime: float) -> tuple[Pass, str]:
+        if not EVENT_ID.match(session.replace(":", "-")):
+            raise ValueError("invalid session id")
+        wr_pass = Pass(self.event, session, position, int(self.clock.now() + lifetime))
+        payload = f"{wr_pass.event}.{session}.{position}.{wr_pass.expires_at}"
+        return wr_pass, self._passes.sign(payload).decode("ascii")
+
+    def verify_pass(self, token: str) -> Pass:
+        parts = self._unsign(self._passes, token)
+        wr_pass = Pass(parts[0], parts[1], _parse_int(parts[2]), _parse_int(parts[3]))
+        if wr_pass.expires_at < self.clock.now():
+            raise ExpiredToken("pass expired")
+        return wr_pass
+
+
+def session_id(epoch: int, position: int) -> str:
+    """The session a ticket redeems into: one ticket can hold at most one session."""
+    return f"{epoch}-{position}"
