@@ -60,13 +60,11 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     if not settings.secret_keys:
         log.warning("WR_SECRET_KEYS is unset: using a random key, tickets won't survive restarts")
         settings = settings.with_generated_secret()
-    client = aioredis.Redis.from_url(
-        url,
-        socket_connect_timeout=0.5,
-        socket_timeout=1.0,
-        max_connections=256,
-        retry_on_timeout=False,
+    # A blocking pool: a burst of joins waits briefly for a connection instead of failing.
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url, max_connections=64, timeout=2.0, socket_connect_timeout=0.5, socket_timeout=1.0
     )
+    client = aioredis.Redis.from_pool(pool)
     keys = settings.secret_key_values
     store = RedisStore(client, Keys(settings.redis_prefix, settings.event))
     room = Room(store, TokenSigner(keys, settings.event), keys[0], settings.room)

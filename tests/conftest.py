@@ -24,7 +24,8 @@ def redis_url() -> Iterator[str]:
 
 @pytest.fixture
 async def redis_client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(redis_url)
+    pool = aioredis.BlockingConnectionPool.from_url(redis_url, max_connections=32, timeout=10)
+    client = aioredis.Redis.from_pool(pool)
     await client.flushdb()
     try:
         yield client

@@ -25,6 +25,11 @@ PASS_SALT = "pass"  # noqa: S105 - a salt, not a secret
 # A ticket older than this is refused outright; the late-returner policy decides well before.
 TICKET_MAX_AGE = 7 * 24 * 3600
 _MAX_TOKEN_LENGTH = 512
+# A SHA-256 signature is 43 base64 characters; the last one carries 4 bits and 2 zero bits.
+# Python's decoder ignores those 2 bits, so without this check 4 spellings of one signature would
+# verify: we accept only the canonical one (a token is never malleable).
+_SIGNATURE_LENGTH = 43
+_CANONICAL_LAST = frozenset("AEIMQUYcgkosw048")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +78,9 @@ class TokenSigner:
     def _unsign(self, signer: Signer, token: str) -> list[str]:
         if not token or len(token) > _MAX_TOKEN_LENGTH or not token.isascii():
             raise BadToken("malformed token")
+        signature = token.rpartition(".")[2]
+        if len(signature) != _SIGNATURE_LENGTH or signature[-1] not in _CANONICAL_LAST:
+            raise BadToken("malformed signature")
         try:
             payload = signer.unsign(token).decode("ascii")
         except (BadSignature, UnicodeDecodeError) as exc:

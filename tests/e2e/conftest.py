@@ -43,9 +43,7 @@ def start_process(
     args: list[str], env: dict[str, str], url: str, ready_path: str, log: Path, timeout: float = 30
 ) -> Proc:
     handle = log.open("wb")
-    process = subprocess.Popen(  # noqa: S603
-        args, env=env, stdout=handle, stderr=subprocess.STDOUT, cwd=ROOT
-    )
+    process = subprocess.Popen(args, env=env, stdout=handle, stderr=subprocess.STDOUT, cwd=ROOT)
     handle.close()
     proc = Proc(process, url, log)
     deadline = time.monotonic() + timeout

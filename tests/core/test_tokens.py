@@ -1,0 +1,133 @@
+"""Invariant 2: a forged, tampered, expired or wrong-purpose token never admits anyone."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from waitingroom.clock import ManualClock
+from waitingroom.errors import BadToken, ExpiredToken, TokenError
+from waitingroom.tokens import TICKET_MAX_AGE, TokenSigner
+
+KEYS = ["current-key", "previous-key"]
+CLOCK = ManualClock()
+SIGNER = TokenSigner(KEYS, "prakerja", CLOCK)
+_, TICKET = SIGNER.sign_ticket(1700000000000, 42)
+_, PASS = SIGNER.sign_pass("1700000000000-42", 42, 600)
+
+
+def test_round_trip() -> None:
+    ticket = SIGNER.verify_ticket(TICKET)
+    assert (ticket.event, ticket.epoch, ticket.position) == ("prakerja", 1700000000000, 42)
+    wr_pass = SIGNER.verify_pass(PASS)
+    assert (wr_pass.session, wr_pass.position) == ("1700000000000-42", 42)
+
+
+def test_a_ticket_is_never_a_pass_nor_the_reverse() -> None:
+    with pytest.raises(BadToken):
+        SIGNER.verify_pass(TICKET)
+    with pytest.raises(BadToken):
+        SIGNER.verify_ticket(PASS)
+
+
+def test_key_rotation_keeps_old_tokens_valid_and_signs_with_the_newest() -> None:
+    old = TokenSigner(["previous-key"], "prakerja", CLOCK)
+    _, token = old.sign_ticket(1, 7)
+    assert SIGNER.verify_ticket(token).position == 7
+    _, new_token = SIGNER.sign_ticket(1, 8)
+    with pytest.raises(BadToken):
+        old.verify_ticket(new_token)  # signed with the newest key, unknown to the old signer
+    with pytest.raises(BadToken):
+        TokenSigner(["another"], "prakerja", CLOCK).verify_ticket(token)
+
+
+def test_other_event_and_expiry() -> None:
+    other = TokenSigner(KEYS, "another-event", CLOCK)
+    with pytest.raises(BadToken):
+        other.verify_ticket(TICKET)
+    clock = ManualClock()
+    signer = TokenSigner(KEYS, "prakerja", clock)
+    _, short_pass = signer.sign_pass("1-1", 1, 60)
+    _, ticket = signer.sign_ticket(1, 1)
+    clock.advance(61)
+    with pytest.raises(ExpiredToken):
+        signer.verify_pass(short_pass)
+    clock.advance(TICKET_MAX_AGE)
+    with pytest.raises(ExpiredToken):
+        signer.verify_ticket(ticket)
+
+
+def _tamper_payload(token: str, field: int, value: str) -> str:
+    parts = token.split(".")
+    parts[field] = value
+    return ".".join(parts)
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=st.data())
+def test_altered_tokens_never_verify(data: st.DataObject) -> None:
+    token = data.draw(st.sampled_from([TICKET, PASS]))
+    kind = data.draw(st.sampled_from(["flip", "payload", "signature", "truncate", "splice"]))
+    if kind == "flip":
+        i = data.draw(st.integers(0, len(token) - 1))
+        replacement = data.draw(st.characters(min_codepoint=33, max_codepoint=126))
+        if replacement == token[i]:
+            return
+        altered = token[:i] + replacement + token[i + 1 :]
+    elif kind == "payload":
+        field = data.draw(st.integers(0, 3))
+        altered = _tamper_payload(token, field, str(data.draw(st.integers(0, 10**15))))
+        if altered == token:
+            return
+    elif kind == "signature":
+        raw = data.draw(st.binary(min_size=1, max_size=40))
+        altered = _tamper_payload(token, 4, base64.urlsafe_b64encode(raw).decode().rstrip("="))
+    elif kind == "truncate":
+        altered = token[: data.draw(st.integers(0, len(token) - 1))]
+    else:  # a payload of one token with the signature of the other
+        other = PASS if token == TICKET else TICKET
+        altered = ".".join(token.split(".")[:4] + other.split(".")[4:])
+    with pytest.raises(TokenError):
+        SIGNER.verify_ticket(altered)
+    with pytest.raises(TokenError):
+        SIGNER.verify_pass(altered)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=600))
+def test_junk_never_verifies(junk: str) -> None:
+    with pytest.raises(TokenError):
+        SIGNER.verify_ticket(junk)
+    with pytest.raises(TokenError):
+        SIGNER.verify_pass(junk)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sampled_from(["pass", "ticket", "itsdangerous", "", "admin-session"]))
+def test_other_salts_never_verify(salt: str) -> None:
+    from itsdangerous import Signer
+
+    forged = Signer("current-key", salt=salt).sign("prakerja.1700000000000.1.1700000000").decode()
+    if salt != "ticket":
+        with pytest.raises(TokenError):
+            SIGNER.verify_ticket(forged)
+    if salt != "pass":
+        with pytest.raises(TokenError):
+            SIGNER.verify_pass(forged)
+
+
+def test_signatures_are_not_malleable() -> None:
+    # Base64's padding bits: the last character has 4 spellings for the same bytes.
+    last = TICKET[-1]
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    index = alphabet.index(last)
+    for sibling in alphabet[index - index % 4 : index - index % 4 + 4]:
+        altered = TICKET[:-1] + sibling
+        if altered == TICKET:
+            assert SIGNER.verify_ticket(altered)
+        else:
+            with pytest.raises(BadToken):
+                SIGNER.verify_ticket(altered)
