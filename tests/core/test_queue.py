@@ -170,7 +170,7 @@ async def test_invariant_4_fifo_with_ongoing_arrivals(
     store: RedisStore, clock: ManualClock
 ) -> None:
     room = await start(make_room(store, clock, RoomConfig(rate_per_minute=240, max_active=1000)))
-    per_minute, order, _ = await simulate(room, clock, 2, arrivals_per_tick=2)
+    _, order, _ = await simulate(room, clock, 2, arrivals_per_tick=2)
     assert len(order) > 400
     assert order == sorted(order)
     assert len(set(order)) == len(order)
