@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from waitingroom.clock import Clock, SystemClock
 from waitingroom.config import RoomConfig
-from waitingroom.errors import StoreError, TokenError
+from waitingroom.errors import StoreError, StoreUnavailable, TokenError
 from waitingroom.eta import RateEstimator, estimate, poll_after
 from waitingroom.shuffle import Permutation, prequeue_key
 from waitingroom.snapshot import RoomSnapshot
@@ -175,6 +175,9 @@ class Room:
             snap = self.snapshot
             if snap is None or ticket.epoch == snap.epoch:
                 return Joined(ticket, existing, fresh=False)
+        if not self.redis_ok and self.snapshot is not None:
+            # Known to be down: answer at once; the controller's next good tick clears this.
+            raise StoreUnavailable("redis unavailable")
         result = await self.store.join(self.floors)
         if result.closed:
             return None
@@ -280,6 +283,9 @@ class Room:
         """
         if not wr_pass.session.startswith(f"{self.snapshot.epoch}-" if self.snapshot else ""):
             return False, None
+        if not self.redis_ok:
+            # Known to be down (the controller's last tick failed): don't wait on a timeout.
+            return True, None
         try:
             expires_ms = await self.store.renew(wr_pass.session)
         except StoreError:
