@@ -9,7 +9,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
+import aiohttp
 from aiolimiter import AsyncLimiter
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -35,19 +35,22 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
-        limits = httpx.Limits(
-            max_connections=settings.backend_pool_size,
-            max_keepalive_connections=settings.backend_pool_size,
+        connector = aiohttp.TCPConnector(
+            limit=settings.backend_pool_size, keepalive_timeout=30, enable_cleanup_closed=True
         )
-        timeout = httpx.Timeout(
-            connect=settings.backend_connect_timeout,
-            read=settings.backend_read_timeout,
-            write=settings.backend_read_timeout,
-            pool=settings.backend_connect_timeout,
+        timeout = aiohttp.ClientTimeout(
+            sock_connect=settings.backend_connect_timeout,
+            sock_read=settings.backend_read_timeout,
         )
         async with (
             open_runtime(settings) as runtime,
-            httpx.AsyncClient(limits=limits, timeout=timeout, follow_redirects=False) as client,
+            aiohttp.ClientSession(
+                connector=connector,
+                timeout=timeout,
+                auto_decompress=False,
+                cookie_jar=aiohttp.DummyCookieJar(),
+                skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept", "Content-Type"),
+            ) as session,
         ):
             limiter = None
             if settings.backend_rps > 0:
@@ -55,7 +58,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 # A tenth of a second's worth may go at once; the rest is spread evenly.
                 limiter = AsyncLimiter(max(1.0, per_worker / 10), 0.1)
             proxy = Proxy(
-                client,
+                session,
                 settings.backend_url,
                 runtime.pages,
                 limiter,
@@ -66,10 +69,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
             async def backend_ok() -> bool:
                 try:
-                    response = await client.get(settings.backend_url, timeout=2.0)
-                except httpx.HTTPError:
+                    probe = aiohttp.ClientTimeout(total=2.0)
+                    async with session.get(settings.backend_url, timeout=probe) as response:
+                        return response.status < 500
+                except (aiohttp.ClientError, TimeoutError):
                     return False
-                return response.status_code < 500
 
             runtime.ready_checks["backend"] = backend_ok
             yield {STATE_KEY: runtime, PROXY_KEY: proxy}

@@ -71,7 +71,8 @@ class RequestView:
         query: bytes = self.scope.get("query_string", b"")
         if not query:
             return None
-        for key, value in parse_qsl(query.decode("latin-1"), max_num_fields=20):
+        # Only the head of a long query: we look for one short parameter, never parse a flood.
+        for key, value in parse_qsl(query[:2048].decode("latin-1")):
             if key == name:
                 return value
         return None

@@ -27,7 +27,9 @@ seen: list[dict[str, Any]] = []
 
 async def echo(request: Request) -> Response:
     body = await request.body()
-    seen.append({"path": request.url.path, "method": request.method, "headers": dict(request.headers)})
+    seen.append(
+        {"path": request.url.path, "method": request.method, "headers": dict(request.headers)}
+    )
     return JSONResponse(
         {"path": request.url.path, "method": request.method, "body": body.decode(errors="replace")}
     )

@@ -43,7 +43,14 @@ def test_json_clients_get_the_status_json(gateway_factory) -> None:  # type: ign
     gateway = gateway_factory(rate_per_minute=0)
     app = gateway.user(JSON)
     body = app.get("/anything").json()
-    assert set(body) >= {"status", "event", "position", "ahead", "eta_seconds", "poll_after_seconds"}
+    assert set(body) >= {
+        "status",
+        "event",
+        "position",
+        "ahead",
+        "eta_seconds",
+        "poll_after_seconds",
+    }
     assert body["status"] == "paused" or body["status"] == "waiting"
     assert body["event"] == "prakerja"
     assert isinstance(body["ticket"], str)
