@@ -6,6 +6,7 @@ uvicorn gateway.app:create_app --factory     (or: gateway serve)
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,7 +17,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount
 from starlette.types import Receive, Scope, Send
 
-from gateway.logs import RequestLogMiddleware
+from gateway.logs import RequestLogMiddleware, configure
 from gateway.middleware import WaitingRoomMiddleware
 from gateway.proxy import Proxy
 from gateway.runtime import STATE_KEY, open_runtime
@@ -28,6 +29,12 @@ PROXY_KEY = "proxy"
 async def proxy_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
     proxy: Proxy = scope["state"][PROXY_KEY]
     await proxy(scope, receive, send)
+
+
+def create_served_app() -> Starlette:
+    """The factory `gateway serve` hands to uvicorn: each worker sets up its JSON logs first."""
+    configure(os.environ.get("WR_LOG_LEVEL", "INFO"), os.environ.get("WR_ACCESS_LOG") == "1")
+    return create_app()
 
 
 def create_app(settings: Settings | None = None) -> Starlette:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from tests.core.conftest import SECRET, make_room
 from tests.core.test_queue import join_many, start
@@ -201,7 +203,9 @@ def SIGNER_TOKEN(room: Room, ticket: object) -> str:
 async def test_storage_errors_are_wrapped(clock: ManualClock) -> None:
     from waitingroom.embedded import free_port
 
-    client = aioredis.Redis(port=free_port(), socket_connect_timeout=0.2)
+    client = aioredis.Redis(
+        port=free_port(), socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0)
+    )
     store = RedisStore(client, Keys("wrtest", "prakerja"), clock)
     try:
         with pytest.raises(StoreUnavailable):
