@@ -38,6 +38,16 @@ from waitingroom.tokens import TICKET_MAX_AGE, Pass
 log = logging.getLogger("gateway.middleware")
 
 SAFE_METHODS = frozenset({"GET", "HEAD"})
+# uvicorn's httptools parser takes headers of any size: we refuse them here, before any work.
+MAX_HEADER_BYTES = 16 * 1024
+MAX_HEADERS = 100
+
+
+def headers_too_large(scope: Scope) -> bool:
+    headers = scope["headers"]
+    if len(headers) > MAX_HEADERS:
+        return True
+    return sum(len(name) + len(value) for name, value in headers) > MAX_HEADER_BYTES
 
 
 class WaitingRoomMiddleware:
@@ -78,6 +88,10 @@ class WaitingRoomMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if headers_too_large(scope):
+            body = {"error": "request headers too large"}
+            await json_response(body, 431)(scope, receive, send)
             return
         path: str = scope["path"]
         runtime = self._runtime(scope)

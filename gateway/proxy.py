@@ -108,7 +108,7 @@ class Proxy:
             out.append((b"x-forwarded-host", host))
         return out
 
-    async def _body(self, receive: Receive) -> AsyncIterator[bytes]:
+    async def _body(self, receive: Receive, state: dict[str, bool]) -> AsyncIterator[bytes]:
         size = 0
         while True:
             message = await receive()
@@ -117,6 +117,7 @@ class Proxy:
             chunk: bytes = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body:
+                state["too_large"] = True
                 raise BodyTooLarge
             if chunk:
                 yield chunk
@@ -146,6 +147,7 @@ class Proxy:
         headers = [
             (n.decode("latin-1"), v.decode("latin-1")) for n, v in self._headers(scope, request)
         ]
+        body_state = {"too_large": False}
         started = time.perf_counter()
         self.in_flight += 1
         try:
@@ -154,7 +156,7 @@ class Proxy:
                     scope["method"],
                     url,
                     headers=headers,
-                    data=self._body(receive) if has_body else None,
+                    data=self._body(receive, body_state) if has_body else None,
                     allow_redirects=False,
                 )
             except BodyTooLarge:
@@ -165,6 +167,9 @@ class Proxy:
                 await self.error(scope, receive, send, request, 504, "error_backend", retry=5)
                 return
             except aiohttp.ClientError:
+                if body_state["too_large"]:  # aiohttp wraps our own exception
+                    await self.error(scope, receive, send, request, 413, "error_bad_request")
+                    return
                 metrics.PROXIED.labels("502").inc()
                 await self.error(scope, receive, send, request, 502, "error_backend", retry=5)
                 return

@@ -115,3 +115,30 @@ def test_metrics_aggregate_both_workers(
         assert float(arrivals[0].split()[-1]) == 30
     finally:
         gateway.stop()
+
+
+def test_huge_headers_and_bodies_on_the_real_server(
+    tmp_path: Path, redis_server: EmbeddedRedis, echo_backend: Proc
+) -> None:
+    gateway = start_gateway(
+        tmp_path, redis_server.url, echo_backend.url, workers=1, max_body_bytes="1000000"
+    )
+    try:
+        big = httpx.get(gateway.url + "/", headers={"x-big": "a" * 1_000_000}, timeout=10)
+        assert big.status_code in (400, 431)
+        cookie = httpx.get(gateway.url + "/", cookies={"wr_ticket": "a" * 70_000}, timeout=10)
+        assert cookie.status_code in (400, 431)
+        user = admitted_client(gateway.url)
+        declared = user.post("/headers", content=b"x" * 2_000_000)
+        assert declared.status_code == 413
+
+        def chunks():  # no Content-Length: counted as it streams
+            for _ in range(30):
+                yield b"y" * 100_000
+
+        streamed = user.post("/headers", content=chunks())
+        assert streamed.status_code == 413
+        user.close()
+    finally:
+        gateway.stop()
+    assert "Traceback" not in gateway.output()

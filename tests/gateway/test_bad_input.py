@@ -138,3 +138,13 @@ def test_fuzzed_cookies_never_500_never_admit(
     reply = user.request(method, "/register")
     assert reply.status_code in (200, 400, 429), reply.status_code
     assert seen == []
+
+
+def test_huge_headers_get_431(gateway: Gateway) -> None:
+    client = gateway.user(JSON)
+    assert client.get("/", headers={"x-big": "a" * 20_000}).status_code == 431
+    client.cookies.set("wr_ticket", "a" * 20_000)
+    assert client.get("/_wr/status").status_code == 431
+    many = {f"x-h{i}": "1" for i in range(120)}
+    assert gateway.user(JSON).get("/", headers=many).status_code == 431
+    assert seen == []
