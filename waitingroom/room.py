@@ -97,7 +97,9 @@ class Room:
     # -- the controller tick -------------------------------------------------------------
 
     async def ensure_config(self) -> None:
-        """Write the initial config unless Redis already has one (another worker's, or ours)."""
+        """Load the scripts and write the initial config unless Redis already has one (another
+        worker's, or ours). Runs at startup and when Redis comes back without its data."""
+        await self.store.load_scripts()
         config = self.snapshot.config if self.snapshot and self.snapshot.config.version else None
         base = config or self.initial_config
         changes = {k: v for k, v in base.as_dict().items() if k != "version"}

@@ -119,6 +119,15 @@ class RedisStore:
         except OSError as exc:
             raise _wrap(exc) from exc
 
+    async def load_scripts(self) -> None:
+        """SCRIPT LOAD every script: at startup, and again when Redis comes back empty, so each
+        operation stays one EVALSHA (redis-py would otherwise pay a NOSCRIPT round trip)."""
+        try:
+            for name in SCRIPTS:
+                await self.client.script_load(script_source(name))
+        except (redis_errors.RedisError, OSError) as exc:
+            raise _wrap(exc) from exc
+
     async def ping(self) -> bool:
         try:
             return bool(await self.client.ping())

@@ -174,3 +174,23 @@ async def test_invariant_4_fifo_with_ongoing_arrivals(
     assert len(order) > 400
     assert order == sorted(order)
     assert len(set(order)) == len(order)
+
+
+async def test_admission_and_renewal_cost_one_round_trip_each(
+    store: RedisStore, clock: ManualClock, redis_client: aioredis.Redis
+) -> None:
+    room = await start(make_room(store, clock, RoomConfig(rate_per_minute=600, max_active=10)))
+    (ticket,) = await join_many(room, 1)
+    clock.advance(1)
+    await room.tick()
+    await redis_client.config_resetstat()
+    status = await room.status(ticket)
+    assert status.status == "admitted"
+    assert status.pass_ is not None
+    stats = await redis_client.info("commandstats")
+    assert stats["cmdstat_evalsha"]["calls"] == 1
+    await redis_client.config_resetstat()
+    valid, _ = await room.renew(status.pass_)
+    assert valid
+    stats = await redis_client.info("commandstats")
+    assert stats["cmdstat_evalsha"]["calls"] == 1
