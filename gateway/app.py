@@ -62,8 +62,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             limiter = None
             if settings.backend_rps > 0:
                 per_worker = max(1.0, settings.backend_rps / max(1, settings.workers))
-                # A tenth of a second's worth may go at once; the rest is spread evenly.
-                limiter = AsyncLimiter(max(1.0, per_worker / 10), 0.1)
+                # A tenth of a second's worth may go at once (a second's worth when that is
+                # under one request); the rest is spread evenly.
+                period = 0.1 if per_worker >= 10 else 1.0
+                limiter = AsyncLimiter(per_worker * period, period)
             proxy = Proxy(
                 session,
                 settings.backend_url,
