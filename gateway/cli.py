@@ -3,6 +3,7 @@
 gateway serve    the gateway (uvicorn, N workers); starts an embedded Redis if WR_REDIS_URL
                  is unset and shares it with every worker
 gateway dev      everything `make run` needs: embedded Redis, backend stub, gateway
+gateway admin    operate a running gateway: status, set, pause, resume, open-at, audit, ...
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import uvicorn
 
+from gateway.admin.client_cli import add_parser as add_admin_parser
 from gateway.logs import configure
 from gateway.settings import Settings
 from waitingroom.embedded import EmbeddedRedis
@@ -66,6 +68,9 @@ def serve(args: argparse.Namespace) -> int:
         env["WR_WORKERS"] = str(args.workers)
     settings = Settings.from_env(env)
     configure(args.log_level.upper(), access_log=args.access_log)
+    # Workers are fresh processes: they configure their logs from these.
+    env["WR_LOG_LEVEL"] = args.log_level.upper()
+    env["WR_ACCESS_LOG"] = "1" if args.access_log else "0"
     ensure_secret(env)
     with redis_for(env) as url, tempfile.TemporaryDirectory(prefix="wr-metrics-") as metrics:
         env.setdefault("PROMETHEUS_MULTIPROC_DIR", metrics)
@@ -73,7 +78,7 @@ def serve(args: argparse.Namespace) -> int:
         os.environ.update(env)
         print(f"gateway: redis at {url}, {settings.workers} workers", file=sys.stderr)
         uvicorn.run(
-            "gateway.app:create_app",
+            "gateway.app:create_served_app",
             factory=True,
             host=args.host or settings.host,
             port=args.port or settings.port,
@@ -101,6 +106,11 @@ def dev(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     children: list[subprocess.Popen[bytes]] = []
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM stops everything the way Ctrl+C does
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         stub = [sys.executable, "-c", "from backend_stub.cli import main; main()"]
         children.append(
@@ -159,6 +169,7 @@ def main(argv: list[str] | None = None) -> None:
     p_dev.add_argument("--port", type=int, default=int(os.environ.get("WR_PORT", "8000")))
     p_dev.add_argument("--backend-port", type=int, default=8001)
     p_dev.set_defaults(func=dev)
+    add_admin_parser(sub)
     args = parser.parse_args(argv)
     try:
         sys.exit(args.func(args))

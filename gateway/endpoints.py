@@ -5,6 +5,7 @@ GET  /_wr/status   where a ticket stands; sets the pass when admitted
 POST /_wr/leave    give up a place (or end a session)
 GET  /_wr/healthz  alive;  GET /_wr/readyz  Redis and backend reachable
 GET  /_wr/metrics  Prometheus text format
+/_wr/admin...      the operators' dashboard and admin API (gateway.admin; off without a token)
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from gateway.http import (
     RequestView,
     clear_cookie,
     cookie,
+    eta_cookie,
     json_response,
     parse_eta_cookie,
 )
@@ -33,6 +35,32 @@ from waitingroom.errors import StoreError
 from waitingroom.tokens import TICKET_MAX_AGE
 
 Handler = Callable[[Runtime, RequestView], Awaitable[Response]]
+
+
+class EndpointRequest(RequestView):
+    """A RequestView that can also read the request body (the admin API takes JSON and forms)."""
+
+    __slots__ = ("_receive",)
+
+    def __init__(self, scope: Scope, receive: Receive) -> None:
+        super().__init__(scope)
+        self._receive = receive
+
+    async def body(self, limit: int = 64 * 1024) -> bytes | None:
+        """The whole body; None when it is larger than ``limit`` bytes or the client went away."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await self._receive()
+            if message["type"] == "http.disconnect":
+                return None
+            chunk: bytes = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
 
 
 def wants_language(request: RequestView) -> str:
@@ -93,7 +121,7 @@ async def status(runtime: Runtime, request: RequestView) -> Response:
     if ticket is None:
         body = {"error": "invalid ticket", "hint": f"POST {runtime.settings.prefix}/join"}
         return json_response(body, 401)
-    last_eta, start = parse_eta_cookie(request.cookies.get(ETA_COOKIE))
+    last_eta, start = parse_eta_cookie(request.cookies.get(ETA_COOKIE), ticket.position)
     result = await room.status(ticket, last_eta)
     metrics.POLLS.inc()
     cookies = []
@@ -103,8 +131,8 @@ async def status(runtime: Runtime, request: RequestView) -> Response:
             cookie(PASS_COOKIE, result.pass_token, room.session_lifetime(), request.secure)
         )
     elif result.eta is not None:
-        value = f"{result.eta[0]}.{result.eta[1]}.{start or result.ahead}"
-        cookies.append(cookie(ETA_COOKIE, value, TICKET_MAX_AGE, request.secure))
+        start = start or result.ahead
+        cookies.append(eta_cookie(ticket.position, result.eta, start, request.secure))
     return json_response(result.as_json(), 200, cookies)
 
 
@@ -155,12 +183,16 @@ class Endpoints:
             "/readyz": {"GET": readyz},
             "/metrics": {"GET": metrics_endpoint},
         }
+        # Imported here: the admin package builds on this module (EndpointRequest, Handler).
+        from gateway.admin.routes import admin_routes
+
+        self.routes.update(admin_routes())
 
     def add(self, path: str, methods: dict[str, Handler]) -> None:
         self.routes[path] = methods
 
     async def __call__(self, runtime: Runtime, scope: Scope, receive: Receive, send: Send) -> None:
-        request = RequestView(scope)
+        request = EndpointRequest(scope, receive)
         sub = request.path[len(self.prefix) :] or "/"
         methods = self.routes.get(sub)
         if methods is None:

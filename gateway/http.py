@@ -150,12 +150,19 @@ def html_response(
     return response
 
 
-def parse_eta_cookie(value: str | None) -> tuple[tuple[int, int] | None, int]:
-    """The last ETA range shown and the 'ahead' count at the first view (for the progress bar)."""
+def parse_eta_cookie(value: str | None, position: int) -> tuple[tuple[int, int] | None, int]:
+    """The last ETA range shown to this ticket and its 'ahead' count at the first view (for the
+    progress bar). The cookie names the position it was shown for: a new ticket starts afresh."""
     if not value:
         return None, 0
     parts = value.split(".")
-    if len(parts) != 3 or not all(p.isdigit() and len(p) < 12 for p in parts):
+    if len(parts) != 4 or not all(p.isdigit() and len(p) < 12 for p in parts):
         return None, 0
-    low, high, start = (int(p) for p in parts)
+    pos, low, high, start = (int(p) for p in parts)
+    if pos != position:
+        return None, 0
     return ((low, high) if low <= high else None), start
+
+
+def eta_cookie(position: int, eta: tuple[int, int], start: int, secure: bool) -> bytes:
+    return cookie(ETA_COOKIE, f"{position}.{eta[0]}.{eta[1]}.{start}", 7 * 24 * 3600, secure)

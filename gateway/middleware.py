@@ -24,6 +24,7 @@ from gateway.http import (
     RequestView,
     clear_cookie,
     cookie,
+    eta_cookie,
     html_response,
     json_response,
     parse_eta_cookie,
@@ -194,7 +195,7 @@ class WaitingRoomMiddleware:
             ticket = joined.ticket
             cookies.append(cookie(TICKET_COOKIE, joined.token, TICKET_MAX_AGE, request.secure))
             token = joined.token
-        last_eta, start = parse_eta_cookie(request.cookies.get(ETA_COOKIE))
+        last_eta, start = parse_eta_cookie(request.cookies.get(ETA_COOKIE), ticket.position)
         status = await room.status(ticket, last_eta)
         metrics.POLLS.inc()
         if status.status == "admitted" and status.pass_ is not None:
@@ -205,8 +206,7 @@ class WaitingRoomMiddleware:
                 return
         if status.eta is not None:
             start = start or status.ahead
-            eta_value = f"{status.eta[0]}.{status.eta[1]}.{start}"
-            cookies.append(cookie(ETA_COOKIE, eta_value, TICKET_MAX_AGE, request.secure))
+            cookies.append(eta_cookie(ticket.position, status.eta, start, request.secure))
         if request.wants_json:
             reply = status.as_json()
             if token and token != request.ticket_token():

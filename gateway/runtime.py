@@ -11,8 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 
 from gateway import metrics
+from gateway.admin.sampler import Sampler
 from gateway.pages import Pages
 from gateway.settings import Settings
 from waitingroom.controller import Controller
@@ -40,6 +43,8 @@ class Runtime:
     pages: Pages
     # name -> check; the standalone app adds the backend. /_wr/readyz runs them all.
     ready_checks: dict[str, ReadyCheck] = field(default_factory=dict)
+    # A per-worker history of the room for the admin dashboard, sampled on each tick.
+    sampler: Sampler = field(default_factory=Sampler)
 
 
 def _observe(room: Room) -> None:
@@ -62,21 +67,33 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         settings = settings.with_generated_secret()
     # A blocking pool: a burst of joins waits briefly for a connection instead of failing.
     pool = aioredis.BlockingConnectionPool.from_url(
-        url, max_connections=64, timeout=2.0, socket_connect_timeout=0.5, socket_timeout=1.0
+        url,
+        max_connections=64,
+        timeout=2.0,
+        socket_connect_timeout=0.5,
+        socket_timeout=1.0,
+        # One quick retry: an outage must be noticed fast (the controller retries every tick).
+        retry=Retry(ExponentialBackoff(cap=0.05, base=0.01), 1),
     )
     client = aioredis.Redis.from_pool(pool)
     keys = settings.secret_key_values
     store = RedisStore(client, Keys(settings.redis_prefix, settings.event))
     room = Room(store, TokenSigner(keys, settings.event), keys[0], settings.room)
+    sampler = Sampler()
+
+    def on_tick(room: Room) -> None:
+        _observe(room)
+        sampler.observe(room)
+
     controller = Controller(
-        room, settings.tick_interval, on_tick=_observe, on_error=metrics.REDIS_ERRORS.inc
+        room, settings.tick_interval, on_tick=on_tick, on_error=metrics.REDIS_ERRORS.inc
     )
     pages = Pages(
         "Kartu Prakerja" if settings.event == "prakerja" else settings.event, settings.prefix
     )
     await controller.start()
     try:
-        yield Runtime(settings, client, store, room, controller, pages)
+        yield Runtime(settings, client, store, room, controller, pages, sampler=sampler)
     finally:
         await controller.stop()
         with contextlib.suppress(Exception):

@@ -97,3 +97,54 @@ def test_three_applicants_admitted_in_arrival_order(
         for client in clients:
             client.close()
         gateway.stop()
+
+
+def test_gateway_dev_is_what_make_run_starts(tmp_path: Path) -> None:
+    """`make run` = `gateway dev`: Redis, stub and gateway up, the printed URL serves the
+    waiting page, and one signal stops all three."""
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    from tests.e2e.conftest import stub_env
+    from waitingroom.embedded import free_port
+
+    port, backend_port = free_port(), free_port()
+    env = stub_env(WR_DATA_DIR=str(tmp_path / "wr"))
+    args = [sys.executable, "-c", "from gateway.cli import main; main()", "dev"]
+    args += ["--port", str(port), "--backend-port", str(backend_port)]
+    process = subprocess.Popen(
+        args, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    try:
+        assert process.stdout is not None
+        url = None
+        deadline = time.monotonic() + 30
+        while url is None and time.monotonic() < deadline:
+            line = process.stdout.readline()
+            match = re.search(r"waiting page\s+(http://\S+)", line)
+            url = match.group(1) if match else None
+        assert url == f"http://127.0.0.1:{port}/"
+        page = None
+        while time.monotonic() < deadline:
+            try:
+                page = httpx.get(url, headers=BROWSER, timeout=2)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        assert page is not None
+        assert page.status_code == 200
+        assert page.headers["x-wr-status"] in ("waiting", "paused")
+        assert (tmp_path / "wr" / "redis" / "appendonly.aof").exists() or any(
+            (tmp_path / "wr" / "redis").rglob("*.aof")
+        )
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(30)
+        if process.stdout is not None:
+            process.stdout.close()
+    assert code == 0
+    for probe in (port, backend_port):
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"http://127.0.0.1:{probe}/", timeout=2)

@@ -162,3 +162,21 @@ def test_bypass_paths_need_no_pass_but_dot_segments_do(gateway_factory) -> None:
     sneaky = user.get("/static/%2e%2e/register")
     assert sneaky.headers.get("x-wr-status") == "waiting"
     assert all(s["path"] != "/register" for s in seen)
+
+
+def test_eta_shown_never_rises_between_polls(gateway_factory) -> None:  # type: ignore[no-untyped-def]
+    gateway = gateway_factory(rate_per_minute=60)
+    for _ in range(30):
+        gateway.user(JSON).post("/_wr/join")
+    user = gateway.user(JSON)
+    first = user.post("/_wr/join").json()
+    shown = [user.get("/_wr/status").json()["eta_seconds"]]
+    gateway.set_config(rate_per_minute=6)  # ten times slower: estimates would jump up
+    time.sleep(0.3)
+    shown.append(user.get("/_wr/status").json()["eta_seconds"])
+    assert shown[1][1] <= shown[0][1], shown
+    # A different ticket starts afresh: the cookie names the position it was shown for.
+    other = gateway.user(JSON)
+    other.post("/_wr/join")
+    other.cookies.set("wr_eta", f"{first['position']}.0.0.0")
+    assert other.get("/_wr/status").json()["eta_seconds"][1] > 0
