@@ -97,6 +97,7 @@ def test_redis_restarted_empty_reissues_no_position(tmp_path: Path, backend: Pro
     port = free_port()
     redis = EmbeddedRedis(data_dir=tmp_path / "r1", port=port).start()
     gateway = start_gateway(tmp_path, redis.url, backend.url, rate_per_minute="0")
+
     def join() -> int | None:
         reply = httpx.post(gateway.url + "/_wr/join", headers=JSON, timeout=5)
         return reply.json()["position"] if reply.status_code == 200 else None
