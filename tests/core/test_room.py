@@ -215,3 +215,24 @@ async def test_storage_errors_are_wrapped(clock: ManualClock) -> None:
             await room.tick()
     finally:
         await client.aclose()
+
+
+async def test_a_reset_voids_every_ticket_and_pass_of_the_old_epoch(
+    store: RedisStore, clock: ManualClock
+) -> None:
+    room = await start(make_room(store, clock, RoomConfig(rate_per_minute=60, max_active=100)))
+    first, second = await join_many(room, 2)
+    await run(room, clock, 1.5)
+    admitted = await room.status(first)
+    assert admitted.pass_ is not None
+    clock.advance(1)
+    await store.reset(actor="ops")
+    await room.tick()
+    assert (await room.status(second)).status == "expired"  # another epoch: rejoin
+    valid, _ = await room.renew(admitted.pass_)
+    assert not valid
+    fresh = await room.join()
+    assert fresh is not None
+    assert fresh.ticket.position == 1
+    assert fresh.ticket.epoch != first.epoch
+    assert (await store.audit())[0]["actor"] == "ops"
