@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import heapq
 from collections import Counter
+from collections.abc import AsyncIterator
 
+import pytest
 import redis.asyncio as aioredis
 
 from tests.core.conftest import make_room
 from waitingroom.clock import ManualClock
 from waitingroom.config import RoomConfig
+from waitingroom.embedded import EmbeddedRedis
 from waitingroom.keys import Keys
 from waitingroom.room import Room
 from waitingroom.store import RedisStore
@@ -43,9 +46,23 @@ async def test_invariant_1_positions_unique_and_ordered_under_concurrency(
     assert sequential == list(range(1001, 1021))
 
 
+@pytest.fixture
+async def private() -> AsyncIterator[tuple[RedisStore, aioredis.Redis]]:
+    """A Redis of this test's own: nobody else's commands in its statistics."""
+    with EmbeddedRedis() as server:
+        client = aioredis.Redis.from_url(server.url)
+        try:
+            yield RedisStore(client, Keys("wrtest", "prakerja"), ManualClock()), client
+        finally:
+            await client.aclose()
+
+
 async def test_join_costs_one_round_trip_and_a_poll_none(
-    store: RedisStore, clock: ManualClock, redis_client: aioredis.Redis
+    private: tuple[RedisStore, aioredis.Redis],
 ) -> None:
+    store, redis_client = private
+    clock = store.clock
+    assert isinstance(clock, ManualClock)
     room = await start(make_room(store, clock))
     await redis_client.config_resetstat()
     ticket = (await room.join()).ticket  # type: ignore[union-attr]
@@ -177,8 +194,11 @@ async def test_invariant_4_fifo_with_ongoing_arrivals(
 
 
 async def test_admission_and_renewal_cost_one_round_trip_each(
-    store: RedisStore, clock: ManualClock, redis_client: aioredis.Redis
+    private: tuple[RedisStore, aioredis.Redis],
 ) -> None:
+    store, redis_client = private
+    clock = store.clock
+    assert isinstance(clock, ManualClock)
     room = await start(make_room(store, clock, RoomConfig(rate_per_minute=600, max_active=10)))
     (ticket,) = await join_many(room, 1)
     clock.advance(1)
