@@ -130,6 +130,10 @@ class Room:
 
     def _accept(self, snap: RoomSnapshot, replace_history: bool = False) -> None:
         old = self.snapshot
+        if old is not None and old.epoch == snap.epoch and snap.server_time < old.server_time:
+            # Two ticks of this worker crossed on the wire (the controller's and an admin
+            # request's): keep the newer one.
+            return
         if old is not None and old.epoch == snap.epoch and not replace_history:
             old.history.merge(list(zip(snap.history.seconds, snap.history.serving, strict=True)))
             snap.history = old.history
