@@ -52,3 +52,6 @@ test: lint typecheck pytest
 
 clean:
 	rm -rf $(VENV) .wr .pytest_cache .mypy_cache .ruff_cache
+include bench/bench.mk
+
+include loadtest/surge.mk

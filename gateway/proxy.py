@@ -127,7 +127,11 @@ class Proxy:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         assert scope["type"] == "http"
         request = RequestView(scope)
-        if self.limiter is not None:
+        if self.limiter is not None and self.limiter.has_capacity():
+            # Returns at once; wait_for would wrap it in a task: an extra turn of the event loop
+            # for every proxied request (measured: 14 % of the proxied path, bench/run.py).
+            await self.limiter.acquire()
+        elif self.limiter is not None:
             try:
                 await asyncio.wait_for(self.limiter.acquire(), self.max_wait)
             except TimeoutError:
