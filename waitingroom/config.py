@@ -7,6 +7,7 @@ this module validates values and converts them to and from the hash's strings.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
@@ -58,6 +59,8 @@ _LIMITS: dict[str, tuple[int, int]] = {
     "session_lifetime": (10, 86_400),
     "grace_period": (0, 86_400),
 }
+OPENS_AT_MAX = 1e11  # Unix seconds: the year 5138
+OPENS_AT_MESSAGE = "must be a Unix time in seconds or null"
 
 
 def validate(config: RoomConfig) -> None:
@@ -71,33 +74,81 @@ def validate(config: RoomConfig) -> None:
         isinstance(config.opens_at, bool)
         or not isinstance(config.opens_at, int | float)
         or not math.isfinite(config.opens_at)
-        or not 0 <= config.opens_at < 1e11
+        or not 0 <= config.opens_at < OPENS_AT_MAX
     ):
-        raise ConfigError("opens_at", "must be a Unix time in seconds or null")
+        raise ConfigError("opens_at", OPENS_AT_MESSAGE)
+
+
+# ASCII only: str.isdigit() also accepts "²" or "٣", which int() and float() then refuse or
+# misread. Strings longer than MAX_DIGITS are out of every range (and never reach int()).
+_INTEGER = re.compile(r"-?[0-9]+")
+_DECIMAL = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+MAX_DIGITS = 18
+
+
+def _range_error(name: str) -> ConfigError:
+    low, high = _LIMITS[name]
+    return ConfigError(name, f"must be an integer from {low} to {high}")
+
+
+def _coerce_int(name: str, value: Any) -> int:
+    """An integer field from JSON (int, integral float) or the Redis hash (ASCII digits)."""
+    if isinstance(value, bool):
+        raise ConfigError(name, "must be an integer")
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, float):
+        if not math.isfinite(value) or not value.is_integer():
+            raise ConfigError(name, "must be an integer")
+        number = int(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        if _INTEGER.fullmatch(text) is None:
+            raise ConfigError(name, "must be an integer")
+        if len(text.lstrip("-").lstrip("0")) > MAX_DIGITS:
+            raise _range_error(name)
+        number = int(text)
+    else:
+        raise ConfigError(name, "must be an integer")
+    low, high = _LIMITS[name]
+    if not low <= number <= high:
+        raise _range_error(name)
+    return number
+
+
+def _coerce_time(name: str, value: Any) -> float | None:
+    """A Unix time from JSON (a number) or the Redis hash (an ASCII decimal); "" is None."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise ConfigError(name, OPENS_AT_MESSAGE)
+    if isinstance(value, int):
+        if not 0 <= value < OPENS_AT_MAX:  # before float(): 10**400 would overflow
+            raise ConfigError(name, OPENS_AT_MESSAGE)
+        return float(value)
+    if isinstance(value, float):
+        number = value
+    elif isinstance(value, str):
+        text = value.strip()
+        if len(text) > 64 or _DECIMAL.fullmatch(text) is None:
+            raise ConfigError(name, OPENS_AT_MESSAGE)
+        number = float(text)
+    else:
+        raise ConfigError(name, OPENS_AT_MESSAGE)
+    if not math.isfinite(number) or not 0 <= number < OPENS_AT_MAX:
+        raise ConfigError(name, OPENS_AT_MESSAGE)
+    return number
 
 
 def _coerce(name: str, value: Any) -> Any:
+    """One field's value, checked for type and range; ConfigError (naming it) otherwise."""
     if name == "mode":
         if not isinstance(value, str):
             raise ConfigError(name, "must be a string")
         return value
     if name == "opens_at":
-        if value is None or value == "":
-            return None
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise ConfigError(name, "must be a Unix time in seconds or null") from None
-        return number
-    if isinstance(value, bool):
-        raise ConfigError(name, "must be an integer")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    raise ConfigError(name, "must be an integer")
+        return _coerce_time(name, value)
+    return _coerce_int(name, value)
 
 
 def parse_changes(

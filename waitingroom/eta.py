@@ -19,15 +19,25 @@ SPREAD = 0.2
 
 
 class RateEstimator:
-    """Smoothed positions released per second, from (time, serving) samples of the last minute."""
+    """Smoothed positions released per second, from (time, serving, tail) samples of the last
+    minute.
+
+    Releases measure the rate only while people were waiting for them: when the queue ran dry
+    in the window, the controller released fewer than it could, and the measurement would make
+    the next arrival's estimate too long (or, in a room that was idle, infinite). Then the
+    estimate is at least the configured rate.
+    """
 
     def __init__(self, window: float = 60.0) -> None:
         self.window = window
         self._samples: deque[tuple[float, int]] = deque()
+        self._dry_at = float("-inf")  # when the queue was last seen empty
 
-    def observe(self, now: float, serving: int) -> None:
+    def observe(self, now: float, serving: int, tail: int | None = None) -> None:
         if self._samples and serving < self._samples[-1][1]:
             self._samples.clear()  # a reset of the event: start measuring afresh
+        if tail is not None and tail <= serving:
+            self._dry_at = now
         self._samples.append((now, serving))
         while len(self._samples) > 2 and self._samples[1][0] <= now - self.window:
             self._samples.popleft()
@@ -44,7 +54,10 @@ class RateEstimator:
         measured = (s1 - s0) / span
         # Blend towards the measurement as the window fills: a young window is noisy.
         weight = min(1.0, span / self.window)
-        return weight * measured + (1 - weight) * configured
+        blended = weight * measured + (1 - weight) * configured
+        if self._dry_at >= t0:
+            return max(blended, configured)  # the queue ran dry: supply, not the rate, limited
+        return blended
 
 
 def estimate(

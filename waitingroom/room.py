@@ -8,9 +8,11 @@ user costs one (the session renewal, which also makes a released or replayed pas
 from __future__ import annotations
 
 import logging
+import math
 import random
 import uuid
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, replace
 
 from waitingroom.clock import Clock, SystemClock
 from waitingroom.config import RoomConfig
@@ -26,6 +28,11 @@ log = logging.getLogger("waitingroom.room")
 # A snapshot older than this (Redis unreachable) no longer admits anyone: waiting users are
 # told admission is paused and keep their place.
 STALE_AFTER = 3.0
+# If Redis comes back without its data, the worker that restores it restarts the tail this many
+# seconds of joins (at the rate it measured) past the highest position it saw, plus a minimum:
+# other workers may have issued positions in the moment before the loss (invariant 1).
+RESTORE_SECONDS = 2.0
+RESTORE_MIN = 100
 
 
 @dataclass(slots=True)
@@ -91,7 +98,8 @@ class Room:
         self.rate = RateEstimator()
         self.last_released = 0
         self._shuffle_secret = shuffle_secret
-        self._permutation: tuple[tuple[int, int, int], Permutation] | None = None
+        self._permutation: tuple[tuple[int, int, int, str], Permutation] | None = None
+        self._tails: deque[tuple[float, int]] = deque()
         self._rng = rng or random.Random()
 
     # -- the controller tick -------------------------------------------------------------
@@ -142,22 +150,44 @@ class Room:
         self.snapshot = snap
         self.snapshot_at = self.clock.now()
         self.redis_ok = True
-        self.rate.observe(snap.server_time, snap.serving)
+        self.rate.observe(snap.server_time, snap.serving, snap.tail)
+        margin = self._restore_margin(snap)
         if snap.epoch == self.floors.epoch:
             self.floors = Floors(
-                snap.epoch, max(self.floors.tail, snap.tail), max(self.floors.serving, snap.serving)
+                snap.epoch,
+                max(self.floors.tail, snap.tail),
+                max(self.floors.serving, snap.serving),
+                margin,
             )
         elif snap.epoch > self.floors.epoch:
-            self.floors = Floors(snap.epoch, snap.tail, snap.serving)
+            self.floors = Floors(snap.epoch, snap.tail, snap.serving, margin)
+
+    def _restore_margin(self, snap: RoomSnapshot) -> int:
+        """Joins that can happen in RESTORE_SECONDS at the pace of the last ten seconds."""
+        tails = self._tails
+        if tails and (snap.tail < tails[-1][1] or snap.server_time < tails[-1][0]):
+            tails.clear()  # a reset or a restore: measure afresh
+        tails.append((snap.server_time, snap.tail))
+        while len(tails) > 2 and tails[1][0] <= snap.server_time - 10.0:
+            tails.popleft()
+        (t0, n0), (t1, n1) = tails[0], tails[-1]
+        pace = (n1 - n0) / (t1 - t0) if t1 - t0 >= 1.0 else 0.0
+        return RESTORE_MIN + math.ceil(pace * RESTORE_SECONDS)
 
     def _observe_ticket(self, ticket: Ticket) -> None:
         # Tickets are the last record of positions issued if Redis lost them (invariant 1).
         if ticket.epoch == self.floors.epoch and ticket.position > self.floors.tail:
-            self.floors = Floors(self.floors.epoch, ticket.position, self.floors.serving)
+            self.floors = replace(self.floors, tail=ticket.position)
 
     @property
     def stale(self) -> bool:
-        return (not self.redis_ok) and self.clock.now() - self.snapshot_at > STALE_AFTER
+        """The cached snapshot is too old to admit on: Redis is unreachable, or the controller
+        stopped refreshing it (a crashed task or a starved event loop)."""
+        return self.clock.now() - self.snapshot_at > STALE_AFTER
+
+    def server_now(self, snap: RoomSnapshot) -> float:
+        """Redis's clock, as of now: the time every worker judges grace and opening by."""
+        return snap.server_time + (self.clock.now() - self.snapshot_at)
 
     # -- applicants ----------------------------------------------------------------------
 
@@ -188,7 +218,7 @@ class Room:
         if result.closed:
             return None
         if result.epoch == self.floors.epoch and result.position > self.floors.tail:
-            self.floors = Floors(result.epoch, result.position, self.floors.serving)
+            self.floors = replace(self.floors, tail=result.position)
         ticket, token = self.signer.sign_ticket(result.epoch, result.position)
         return Joined(ticket, token, fresh=True)
 
@@ -199,9 +229,12 @@ class Room:
             return raw
         if hi is None:
             return None
-        cache_key = (ticket.epoch, lo, hi)
+        # The seed stored when the pre-queue began; the configured secret only for a pre-queue
+        # started before seeds were stored.
+        seed = snap.prequeue_seed or self._shuffle_secret
+        cache_key = (ticket.epoch, lo, hi, seed)
         if self._permutation is None or self._permutation[0] != cache_key:
-            key = prequeue_key(self._shuffle_secret, self.event, ticket.epoch)
+            key = prequeue_key(seed, self.event, ticket.epoch)
             self._permutation = (cache_key, Permutation(key, hi - lo))
         return lo + 1 + self._permutation[1](raw - lo - 1)
 
@@ -230,21 +263,26 @@ class Room:
         if position <= snap.serving and not stale:
             return await self._admit(ticket, position, snap)
         ahead = max(0, position - snap.serving - 1)
-        if stale or config.mode == "pause" or self._before_opening(config):
-            name = "closed" if self._before_opening(config) else "paused"
+        before_opening = self._before_opening(config, snap)
+        if stale or config.mode == "pause" or before_opening:
+            name = "closed" if before_opening else "paused"
             return self._status(name, position, ahead, stale=stale, opens_at=config.opens_at)
         rate = self.rate.rate(config.rate_per_minute)
         eta = estimate(position - snap.serving, rate, last_eta)
         advice = poll_after(eta[0] if eta else None, self._rng)
         return Status("waiting", self.event, position, ahead, eta, advice)
 
-    def _before_opening(self, config: RoomConfig) -> bool:
-        return config.opens_at is not None and self.clock.now() < config.opens_at
+    def _before_opening(self, config: RoomConfig, snap: RoomSnapshot) -> bool:
+        return config.opens_at is not None and self.server_now(snap) < config.opens_at
 
     async def _admit(self, ticket: Ticket, position: int, snap: RoomSnapshot) -> Status:
         released = snap.history.released_at(position)
-        now = self.clock.now()
-        if released is None or now - released > snap.config.grace_period + 1:
+        # The grace period counts from the release, or from the last moment the room was full:
+        # a turn spent waiting for a free slot is on hold, not lost (admit.lua decides the same).
+        since = max(released or 0, snap.last_full)
+        full = snap.active >= snap.config.max_active
+        late = since == 0 or self.server_now(snap) - since > snap.config.grace_period + 1
+        if late and not full:
             return self._status("expired", position)
         session = session_id(ticket.epoch, position)
         try:

@@ -63,6 +63,12 @@ class RoomSnapshot:
     # (its size unknown until opening) when hi is None.
     prequeue_lo: int | None = None
     prequeue_hi: int | None = None
+    # The random key of the pre-queue's shuffle, drawn when the pre-queue started: the same for
+    # every worker and unchanged by a rotation of the signing keys.
+    prequeue_seed: str | None = None
+    # The last time (s) the room was seen full: turns released earlier are held, their grace
+    # period counted from then.
+    last_full: float = 0.0
     history: History = field(default_factory=History)
 
     @property

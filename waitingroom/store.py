@@ -7,6 +7,7 @@ once per client. Every redis-py error is wrapped into ``StoreError`` / ``StoreUn
 from __future__ import annotations
 
 import json
+import secrets
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -57,6 +58,9 @@ class Floors:
     epoch: int = 0
     tail: int = 0
     serving: int = 0
+    # Positions the tail skips past ``tail`` when this worker restores a lost state: the joins
+    # other workers may have made since this worker last looked (invariant 1).
+    margin: int = 0
 
 
 def _text(value: Any) -> str:
@@ -92,6 +96,8 @@ def parse_snapshot(raw: list[Any]) -> RoomSnapshot:
         show_ratio=float(state.get("show_ratio", "1")),
         prequeue_lo=int(prequeue_lo) if prequeue_lo is not None else None,
         prequeue_hi=int(prequeue_hi) if prequeue_hi is not None else None,
+        prequeue_seed=state.get("prequeue_seed"),
+        last_full=int(state.get("last_full", "0")) / 1000,
         history=history,
     )
 
@@ -137,7 +143,9 @@ class RedisStore:
     async def join(self, floors: Floors = Floors()) -> JoinResult:
         k = self.keys
         raw = await self._run(
-            "join", [k.state, k.config, k.history], [floors.epoch, floors.tail, floors.serving]
+            "join",
+            [k.state, k.config, k.history],
+            [floors.epoch, floors.tail, floors.serving, floors.margin],
         )
         lo, hi = int(raw[3]), int(raw[4])
         return JoinResult(
@@ -155,7 +163,10 @@ class RedisStore:
         raw = await self._run(
             "advance",
             [k.state, k.config, k.sessions, k.history, k.used, k.workers],
-            [floors.epoch, floors.tail, floors.serving, worker, MAX_TICK_MS, hist_from],
+            [
+                *(floors.epoch, floors.tail, floors.serving),
+                *(worker, MAX_TICK_MS, hist_from, floors.margin),
+            ],
         )
         return int(raw[0]), parse_snapshot(raw[1])
 
@@ -198,6 +209,7 @@ class RedisStore:
             "" if expected_version is None else expected_version,
             actor,
             "1" if only_if_missing else "0",
+            secrets.token_hex(16),  # the shuffle seed, kept only if a new pre-queue starts
         ]
         names = values.keys() if only_if_missing else changes.keys()
         for name in names:

@@ -11,6 +11,7 @@ verifies, so keys rotate without logging anyone out.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -30,6 +31,9 @@ _MAX_TOKEN_LENGTH = 512
 # verify: we accept only the canonical one (a token is never malleable).
 _SIGNATURE_LENGTH = 43
 _CANONICAL_LAST = frozenset("AEIMQUYcgkosw048")
+# A number in a payload: ASCII digits only, bounded (str.isdigit() would take "²" or "١٢",
+# which int() refuses; int() alone would take "+1", " 1" or "1_000").
+_NUMBER = re.compile(r"[0-9]{1,18}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +65,7 @@ def _signer(secret_keys: Sequence[str], salt: str) -> Signer:
 
 
 def _parse_int(text: str) -> int:
-    if not text.isdigit() or len(text) > 18:
+    if _NUMBER.fullmatch(text) is None:
         raise BadToken("malformed token")
     return int(text)
 

@@ -236,3 +236,118 @@ async def test_a_reset_voids_every_ticket_and_pass_of_the_old_epoch(
     assert fresh.ticket.position == 1
     assert fresh.ticket.epoch != first.epoch
     assert (await store.audit())[0]["actor"] == "ops"
+
+
+async def test_a_worker_that_saw_less_restores_the_tail_past_what_others_issued(
+    store: RedisStore, clock: ManualClock, redis_client: aioredis.Redis
+) -> None:
+    busy = await start(make_room(store, clock, seed=1))
+    quiet = await start(make_room(store, clock, seed=2))
+    for _ in range(20):  # 30 joins a second, seen by both workers' ticks
+        await join_many(busy, 15)
+        clock.advance(0.5)
+        await busy.tick()
+        await quiet.tick()
+    # The busy worker issues more before its next tick; the quiet one never sees them.
+    issued = await join_many(busy, 40)
+    await redis_client.flushdb()  # Redis restarts empty
+    await quiet.tick()  # the quiet worker restores first, from the lower floor it has
+    joined = await quiet.join()
+    assert joined is not None
+    assert joined.ticket.position > max(t.position for t in issued)
+    assert quiet.floors.margin >= 100 + 2 * 30  # two seconds of joins at the pace it measured
+    await busy.tick()
+    after = await join_many(busy, 3)
+    assert min(t.position for t in after) > joined.ticket.position
+
+
+async def test_released_positions_count_in_flight_from_the_first_second(
+    store: RedisStore, clock: ManualClock
+) -> None:
+    # Nobody redeems: every release holds a slot it may claim, so releases stop at the cap.
+    room = await start(make_room(store, clock, RoomConfig(rate_per_minute=6000, max_active=10)))
+    await join_many(room, 200)
+    await run(room, clock, 5)
+    assert room.snapshot is not None and room.snapshot.serving == 10
+
+
+async def test_a_turn_does_not_expire_while_the_room_is_full(
+    store: RedisStore, clock: ManualClock
+) -> None:
+    config = RoomConfig(rate_per_minute=600, max_active=2, grace_period=10)
+    room = await start(make_room(store, clock, config))
+    first, second = await join_many(room, 2)
+    await run(room, clock, 1)
+    assert room.snapshot is not None and room.snapshot.serving == 2
+    await store.set_config({"max_active": 1}, actor="ops")  # the operator lowers the cap
+    await run(room, clock, 0.5)
+    admitted = await room.status(first)
+    assert admitted.status == "admitted" and admitted.pass_ is not None
+    await run(room, clock, 30)  # three grace periods, all spent waiting for a slot
+    held = await room.status(second)
+    assert held.status == "waiting" and held.ahead == 0
+    assert await room.release(admitted.pass_)
+    await run(room, clock, 0.5)
+    assert (await room.status(second)).status == "admitted"
+
+
+async def test_prequeue_shuffle_survives_a_key_rotation(
+    store: RedisStore, clock: ManualClock
+) -> None:
+    config = RoomConfig(rate_per_minute=6000, opens_at=clock.now() + 10)
+    room = await start(make_room(store, clock, config))
+    early = await join_many(room, 100)
+    await run(room, clock, 11)
+    snap = room.snapshot
+    assert snap is not None and snap.prequeue_seed
+    before = [room.position_of(t, snap) for t in early]
+    rotated = Room(room.store, room.signer, "a-new-signing-key", config, clock)
+    await rotated.tick()
+    assert rotated.snapshot is not None
+    assert [rotated.position_of(t, rotated.snapshot) for t in early] == before
+    assert sorted(before) == list(range(1, 101)) and before != list(range(1, 101))
+
+
+async def test_opening_and_grace_follow_redis_time_not_a_skewed_host(
+    store: RedisStore, clock: ManualClock
+) -> None:
+    opens_at = clock.now() + 60
+    host = ManualClock(clock.now() + 120)  # this worker's host clock runs two minutes ahead
+    room = Room(
+        store,
+        make_room(store, clock).signer,
+        SECRET,
+        RoomConfig(rate_per_minute=600, opens_at=opens_at),
+        host,
+    )
+    await room.tick()
+    (ticket,) = await join_many(room, 1)
+    assert (await room.status(ticket)).status == "closed"  # Redis says: not open yet
+    for _ in range(4):
+        clock.advance(15)
+        host.advance(15)
+        await room.tick()
+    assert (await room.status(ticket)).status in ("waiting", "admitted")
+
+
+async def test_an_idle_room_gives_a_newcomer_an_estimate(
+    store: RedisStore, clock: ManualClock
+) -> None:
+    room = await start(make_room(store, clock, RoomConfig(rate_per_minute=60, max_active=100)))
+    await run(room, clock, 90)  # a quiet minute and a half: nothing released, nothing measured
+    tickets = await join_many(room, 10)
+    status = await room.status(tickets[-1])
+    assert status.status == "waiting" and status.eta is not None
+    assert status.eta[0] <= 10 <= status.eta[1]
+    assert status.poll_after < 20
+
+
+async def test_a_snapshot_nobody_refreshes_stops_admitting(
+    store: RedisStore, clock: ManualClock
+) -> None:
+    room = await start(make_room(store, clock, RoomConfig(rate_per_minute=60, max_active=100)))
+    tickets = await join_many(room, 5)
+    await run(room, clock, 1.5)
+    clock.advance(10)  # the controller task died: no tick for ten seconds, Redis still fine
+    status = await room.status(tickets[-1])
+    assert status.status == "paused" and status.position == 5

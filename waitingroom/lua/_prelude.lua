@@ -16,12 +16,23 @@ end
 
 -- Create the state hash if it is missing, or raise its counters to the floors a worker has seen.
 -- This is the self-healing of invariant 1: after Redis lost data, positions are never reissued.
-local function ensure_state(state, history, now, floor_epoch, floor_tail, floor_serving)
+-- The worker that restores the state may have seen fewer positions than another worker issued
+-- just before the loss, so the tail restarts `margin` positions past its floor (the worker's
+-- estimate of the joins that can have happened without it seeing them).
+-- base_serving marks where the release history starts (see advance's in-flight count).
+local function ensure_state(state, history, now, floor_epoch, floor_tail, floor_serving, margin)
   local epoch = num(redis.call('HGET', state, 'epoch'), nil)
   if epoch == nil then
-    if floor_epoch > 0 then epoch = floor_epoch else epoch = now end
-    redis.call('HSET', state, 'epoch', epoch, 'tail', floor_tail, 'serving', floor_serving,
-      'last_advance', now, 'carry', 0, 'show_ratio', 1, 'admitted', 0)
+    local tail = floor_tail
+    if floor_epoch > 0 then
+      epoch = floor_epoch
+      tail = floor_tail + math.max(margin or 0, 0)
+    else
+      epoch = now
+    end
+    redis.call('HSET', state, 'epoch', string.format('%d', epoch), 'tail', tail,
+      'serving', floor_serving, 'base_serving', floor_serving,
+      'last_advance', string.format('%d', now), 'carry', 0, 'show_ratio', 1, 'admitted', 0)
     if floor_serving > 0 then
       -- Positions restored as served count as released now, so their owners get the grace period.
       redis.call('ZADD', history, floor_serving, math.floor(now / 1000))

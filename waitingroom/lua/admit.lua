@@ -20,12 +20,19 @@ if redis.call('GETBIT', used, position) == 1 then
   if expires ~= nil and expires > now then return {'ok', expires} end
   return {'used', 0}
 end
+-- Capacity before grace, and the grace period counts from the later of the release and the
+-- last moment the room was full: time spent waiting for a free slot never costs anyone their turn.
+redis.call('ZREMRANGEBYSCORE', sessions, '-inf', now)
+if redis.call('ZCARD', sessions) >= max_active then
+  redis.call('HSET', state, 'last_full', string.format('%d', now))
+  return {'full', 0}
+end
 local released = redis.call('ZRANGEBYSCORE', history, position, '+inf', 'LIMIT', 0, 1)[1]
-if released == nil or now - tonumber(released) * 1000 > grace * 1000 + 999 then
+local since = math.max(tonumber(released or 0) * 1000,
+  num(redis.call('HGET', state, 'last_full'), 0))
+if since == 0 or now - since > grace * 1000 + 999 then
   return {'expired', 0}
 end
-redis.call('ZREMRANGEBYSCORE', sessions, '-inf', now)
-if redis.call('ZCARD', sessions) >= max_active then return {'full', 0} end
 local expires = now + lifetime * 1000
 redis.call('ZADD', sessions, expires, sid)
 redis.call('SETBIT', used, position, 1)

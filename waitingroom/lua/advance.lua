@@ -7,16 +7,21 @@
 -- over a one-minute window lagged by the grace period, so actual admissions track the rate.
 -- KEYS: 1 state, 2 config, 3 sessions, 4 history, 5 used, 6 workers
 -- ARGV: 1 now_ms, 2 floor_epoch, 3 floor_tail, 4 floor_serving, 5 worker id,
---       6 max elapsed ms counted per call, 7 hist_from (see snapshot)
+--       6 max elapsed ms counted per call, 7 hist_from (see snapshot), 8 restore margin
 -- Returns {released, snapshot}.
 local state, config, sessions, history, used = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local now = now_ms(ARGV[1])
-ensure_state(state, history, now, num(ARGV[2], 0), num(ARGV[3], 0), num(ARGV[4], 0))
+ensure_state(state, history, now, num(ARGV[2], 0), num(ARGV[3], 0), num(ARGV[4], 0),
+  num(ARGV[8], 0))
 redis.call('ZADD', KEYS[6], now, ARGV[5])
 redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', now - 60000)
 redis.call('ZREMRANGEBYSCORE', sessions, '-inf', now)
 local active = redis.call('ZCARD', sessions)
 local mode, rate, max_active, opens_at, grace = read_config(config)
+if active >= max_active then
+  -- Turns released before now are on hold, not lost: their grace period restarts (see admit).
+  redis.call('HSET', state, 'last_full', string.format('%d', now))
+end
 local waiting_for_opening = before_opening(state, opens_at, now)
 
 local last = num(redis.call('HGET', state, 'last_advance'), now)
@@ -39,7 +44,8 @@ if mode == 'queue' and not waiting_for_opening and rate > 0 then
   end
 
   -- Released in the last 15 s and expected to redeem soon: they will need a session slot.
-  local recent = serving_at(history, sec - 15) or serving
+  -- Before the history reaches 15 s back, everything since it began is recent.
+  local recent = serving_at(history, sec - 15) or num(redis.call('HGET', state, 'base_serving'), 0)
   local in_flight = math.max(0, math.floor((serving - recent) * ratio) - count_bits(used, recent + 1, serving))
 
   local budget = num(redis.call('HGET', state, 'carry'), 0) + rate * elapsed / 60000 / ratio
