@@ -52,6 +52,14 @@ class BodyTooLarge(Exception):
     pass
 
 
+def _is_digits(value: str) -> bool:
+    return value.isascii() and value.isdigit() and len(value) <= 18
+
+
+class ClientGone(Exception):
+    """The client disconnected before its request body was complete."""
+
+
 class Proxy:
     """An ASGI app forwarding every request to ``backend_url``."""
 
@@ -113,7 +121,9 @@ class Proxy:
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                return
+                # Never hand the backend a truncated body as if it were whole: abort the request.
+                state["gone"] = True
+                raise ClientGone
             chunk: bytes = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body:
@@ -139,8 +149,8 @@ class Proxy:
                 await self.error(scope, receive, send, request, 503, "error_busy", retry=2)
                 return
         length = request.header(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_body):
-            code = 413 if length.isdigit() else 400
+        if length is not None and (not _is_digits(length) or int(length) > self.max_body):
+            code = 413 if _is_digits(length) else 400
             await self.error(scope, receive, send, request, code, "error_bad_request")
             return
         raw_path: bytes = scope.get("raw_path") or quote(scope["path"]).encode("ascii")
@@ -151,7 +161,7 @@ class Proxy:
         headers = [
             (n.decode("latin-1"), v.decode("latin-1")) for n, v in self._headers(scope, request)
         ]
-        body_state = {"too_large": False}
+        body_state = {"too_large": False, "gone": False}
         started = time.perf_counter()
         self.in_flight += 1
         try:
@@ -166,14 +176,20 @@ class Proxy:
             except BodyTooLarge:
                 await self.error(scope, receive, send, request, 413, "error_bad_request")
                 return
+            except ClientGone:
+                metrics.PROXIED.labels("client_gone").inc()
+                return
             except (TimeoutError, aiohttp.ServerTimeoutError):
                 metrics.PROXIED.labels("504").inc()
                 await self.error(scope, receive, send, request, 504, "error_backend", retry=5)
                 return
             except aiohttp.ClientError:
-                if body_state["too_large"]:  # aiohttp wraps our own exception
+                if body_state["too_large"]:  # aiohttp wraps our own exceptions
                     await self.error(scope, receive, send, request, 413, "error_bad_request")
                     return
+                if body_state["gone"]:
+                    metrics.PROXIED.labels("client_gone").inc()
+                    return  # nobody to answer; the backend saw the request aborted
                 metrics.PROXIED.labels("502").inc()
                 await self.error(scope, receive, send, request, 502, "error_backend", retry=5)
                 return

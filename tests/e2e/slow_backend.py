@@ -29,3 +29,21 @@ async def headers(request: Request) -> PlainTextResponse:
 
 
 app.router.add_route("/headers", headers, methods=["GET", "POST"])
+
+
+RECORDED: list[int] = []
+
+
+async def record(request: Request) -> PlainTextResponse:
+    """Keeps the size of every body it received whole: what a backend would act on."""
+    body = await request.body()
+    RECORDED.append(len(body))
+    return PlainTextResponse(f"recorded {len(body)}")
+
+
+async def records(request: Request) -> PlainTextResponse:
+    return PlainTextResponse(",".join(str(n) for n in RECORDED))
+
+
+app.router.add_route("/record", record, methods=["POST"])
+app.router.add_route("/records", records, methods=["GET"])

@@ -5,6 +5,7 @@ aggregated over two workers."""
 from __future__ import annotations
 
 import concurrent.futures
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -140,6 +141,33 @@ def test_huge_headers_and_bodies_on_the_real_server(
 
         streamed = user.post("/headers", content=chunks())
         assert streamed.status_code == 413
+        user.close()
+    finally:
+        gateway.stop()
+    assert "Traceback" not in gateway.output()
+
+
+def test_an_upload_cut_short_never_reaches_the_backend_as_whole(
+    tmp_path: Path, redis_server: EmbeddedRedis, echo_backend: Proc
+) -> None:
+    gateway = start_gateway(tmp_path, redis_server.url, echo_backend.url, workers=1)
+    try:
+        user = admitted_client(gateway.url)
+        cookie = "; ".join(f"{name}={value}" for name, value in user.cookies.items())
+        host, port = "127.0.0.1", int(gateway.url.rsplit(":", 1)[1].strip("/"))
+        with socket.create_connection((host, port), timeout=5) as raw:
+            raw.sendall(
+                b"POST /record HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                + f"Cookie: {cookie}\r\n".encode()
+                + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"
+            )
+            time.sleep(0.5)  # the proxy has started the upstream request with the first chunk
+        # The client vanished without the final chunk: the backend must not act on "hello".
+        time.sleep(1.0)
+        assert user.get("/records").text == ""
+        whole = user.post("/record", content=b"hello")
+        assert whole.text == "recorded 5"
+        assert user.get("/records").text == "5"
         user.close()
     finally:
         gateway.stop()
