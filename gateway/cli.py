@@ -24,7 +24,7 @@ import uvicorn
 
 from gateway.admin.client_cli import add_parser as add_admin_parser
 from gateway.logs import configure
-from gateway.settings import Settings
+from gateway.settings import Settings, mask_url
 from waitingroom.embedded import EmbeddedRedis
 from waitingroom.errors import EmbeddedRedisError
 
@@ -76,7 +76,7 @@ def serve(args: argparse.Namespace) -> int:
         env.setdefault("PROMETHEUS_MULTIPROC_DIR", metrics)
         # Workers read their settings from the environment.
         os.environ.update(env)
-        print(f"gateway: redis at {url}, {settings.workers} workers", file=sys.stderr)
+        print(f"gateway: redis at {mask_url(url)}, {settings.workers} workers", file=sys.stderr)
         uvicorn.run(
             "gateway.app:create_served_app",
             factory=True,
@@ -121,12 +121,13 @@ def dev(args: argparse.Namespace) -> int:
             subprocess.Popen([*gateway, "--port", str(args.port)], env=env)  # noqa: S603
         )
         base = f"http://127.0.0.1:{args.port}"
+        backend = mask_url(env["WR_BACKEND_URL"])
         print(
             "\n".join(
                 [
                     "",
-                    f"  redis          {url}",
-                    f"  backend stub   {env['WR_BACKEND_URL']}  (direct, no waiting room)",
+                    f"  redis          {mask_url(url)}",
+                    f"  backend stub   {backend}  (direct, no waiting room)",
                     f"  waiting page   {base}/",
                     f"  status JSON    {base}/_wr/status",
                     f"  dashboard      {base}/_wr/admin  (needs WR_ADMIN_TOKEN)",

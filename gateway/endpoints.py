@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from urllib.parse import quote
 
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -71,11 +72,32 @@ def wants_language(request: RequestView) -> str:
     )
 
 
+MAX_NEXT_LENGTH = 2048
+# Kept as they are in a redirect target; anything else (space, non-ASCII) is percent-encoded.
+_NEXT_SAFE_CHARS = "/?#[]@!$&'()*+,;=:%~-._"
+
+
 def _safe_next(value: str | None) -> str:
-    """Only local paths: never an open redirect."""
-    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
-        return value
-    return "/"
+    """A same-site path to redirect to, else "/": never an open redirect, never a bad header.
+
+    It must start with a single "/" (not "//" nor "/\\", which browsers read as another host),
+    hold no backslash and no control character (browsers drop tabs and newlines, and CR LF
+    would split the header), and be at most MAX_NEXT_LENGTH long once percent-encoded.
+    """
+    if not value or len(value) > MAX_NEXT_LENGTH or "\\" in value:
+        return "/"
+    if not value.startswith("/") or value.startswith("//"):
+        return "/"
+    if any(ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in value):
+        return "/"
+    encoded = quote(value, safe=_NEXT_SAFE_CHARS, errors="replace")
+    return encoded if len(encoded) <= MAX_NEXT_LENGTH else "/"
+
+
+def _unavailable() -> Response:
+    metrics.REDIS_ERRORS.inc()
+    body = {"error": "the waiting room is temporarily unavailable", "status": "paused"}
+    return json_response(body, 503, headers={"retry-after": "10"})
 
 
 async def join(runtime: Runtime, request: RequestView) -> Response:
@@ -83,15 +105,18 @@ async def join(runtime: Runtime, request: RequestView) -> Response:
     existing = request.ticket_token()
     try:
         joined = await room.join(existing)
+        status = await room.status(joined.ticket) if joined is not None else None
+        if joined is not None and not joined.fresh and status and status.status == "expired":
+            # Its turn passed more than the grace period ago (or its session was used up): as
+            # good as no ticket, so joining again means a new place at the end of the line.
+            joined = await room.join(None)
+            status = await room.status(joined.ticket) if joined is not None else None
     except StoreError:
-        metrics.REDIS_ERRORS.inc()
-        body = {"error": "the waiting room is temporarily unavailable", "status": "paused"}
-        return json_response(body, 503, headers={"retry-after": "10"})
-    if joined is None:
+        return _unavailable()
+    if joined is None or status is None:
         return json_response(room.closed_status().as_json(), 200)
     if joined.fresh:
         metrics.ARRIVALS.inc()
-    status = await room.status(joined.ticket)
     cookies = [cookie(TICKET_COOKIE, joined.token, TICKET_MAX_AGE, request.secure)]
     reply = status.as_json()
     reply["ticket"] = joined.token
@@ -133,6 +158,10 @@ async def status(runtime: Runtime, request: RequestView) -> Response:
     elif result.eta is not None:
         start = start or result.ahead
         cookies.append(eta_cookie(ticket.position, result.eta, start, request.secure))
+    elif result.status == "expired":
+        # The answer still says so (the app tells its user); the stale ticket goes, so the next
+        # join starts afresh.
+        cookies.extend(clear_cookie(name, request.secure) for name in (TICKET_COOKIE, ETA_COOKIE))
     return json_response(result.as_json(), 200, cookies)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qsl
@@ -18,6 +19,9 @@ TICKET_HEADER = b"x-wr-ticket"
 PASS_HEADER = b"x-wr-pass"
 COMMAND_HEADER = b"x-wr-command"
 OUR_COOKIES = frozenset({TICKET_COOKIE, PASS_COOKIE, ETA_COOKIE, LANG_COOKIE})
+# ASCII digits only, bounded: str.isdigit() also takes "²" (the Latin-1 byte 0xB2 in a cookie)
+# and other Unicode digits, which int() then refuses.
+_ETA_FIELD = re.compile(r"[0-9]{1,11}")
 
 
 class RequestView:
@@ -156,7 +160,7 @@ def parse_eta_cookie(value: str | None, position: int) -> tuple[tuple[int, int] 
     if not value:
         return None, 0
     parts = value.split(".")
-    if len(parts) != 4 or not all(p.isdigit() and len(p) < 12 for p in parts):
+    if len(parts) != 4 or not all(_ETA_FIELD.fullmatch(p) for p in parts):
         return None, 0
     pos, low, high, start = (int(p) for p in parts)
     if pos != position:

@@ -3,6 +3,8 @@
 Requests with a valid pass go through to the app; everyone else is held in the waiting room:
 browsers get the waiting page in place, JSON clients the status JSON, non-GET requests a 429.
 Paths under the reserved prefix (default ``/_wr``) are answered here (see ``endpoints``).
+WebSocket handshakes follow the same rule (a valid pass or a bypass path); any other is refused
+with close code 1008 (policy violation). Lifespan and other scopes pass through unchanged.
 The waiting room itself is opened by ``waiting_room_lifespan`` and found in the lifespan state.
 """
 
@@ -42,6 +44,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD"})
 # uvicorn's httptools parser takes headers of any size: we refuse them here, before any work.
 MAX_HEADER_BYTES = 16 * 1024
 MAX_HEADERS = 100
+# WebSocket close code "policy violation": a handshake without a valid pass.
+WS_POLICY_VIOLATION = 1008
 
 
 def headers_too_large(scope: Scope) -> bool:
@@ -54,7 +58,9 @@ def headers_too_large(scope: Scope) -> bool:
 class WaitingRoomMiddleware:
     """Hold everyone without a valid pass in the waiting room.
 
-    ``bypass_paths`` are prefixes that never need a pass (static assets, health checks).
+    ``bypass_paths`` never need a pass (static assets, health checks): an entry ending with "/"
+    is a prefix ("/static/" lets "/static/app.css" through), any other entry matches exactly
+    that path ("/favicon.ico" lets neither "/favicon.icoX" nor "/favicon.ico/x" through).
     """
 
     def __init__(
@@ -66,9 +72,9 @@ class WaitingRoomMiddleware:
         self.app = app
         self.settings = settings or Settings.from_env()
         self.prefix = self.settings.prefix
-        self.bypass = tuple(
-            bypass_paths if bypass_paths is not None else self.settings.bypass_paths
-        )
+        bypass = tuple(bypass_paths if bypass_paths is not None else self.settings.bypass_paths)
+        self.bypass_prefixes = tuple(p for p in bypass if p.endswith("/"))
+        self.bypass_exact = frozenset(p for p in bypass if not p.endswith("/"))
         self.endpoints = Endpoints(self.prefix)
 
     def _runtime(self, scope: Scope) -> Runtime:
@@ -81,12 +87,17 @@ class WaitingRoomMiddleware:
         return runtime  # type: ignore[no-any-return]
 
     def _is_bypass(self, path: str) -> bool:
-        if not self.bypass or not path.startswith(self.bypass):
+        if path in self.bypass_exact:
+            return True
+        if not self.bypass_prefixes or not path.startswith(self.bypass_prefixes):
             return False
         # Never let a dot-segment ride on a bypass prefix into the backend ("/static/../admin").
         return "/." not in path and "\\" not in path and "%" not in path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self.websocket(scope, receive, send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -114,6 +125,28 @@ class WaitingRoomMiddleware:
                 await self.forward(runtime, scope, receive, send, wr_pass, cookies)
                 return
         await self.hold(runtime, request, scope, receive, send)
+
+    async def websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A WebSocket handshake: through with a valid pass (cookie or X-WR-Pass) or on a bypass
+        path, like any request; refused with 1008 otherwise (no waiting page over a socket)."""
+        path: str = scope["path"]
+        runtime = self._runtime(scope)
+        allowed = False
+        reserved = path == self.prefix or path.startswith(self.prefix + "/")
+        if not reserved and not headers_too_large(scope):
+            if self._is_bypass(path) or runtime.room.snapshot_mode() == "passthrough":
+                allowed = True
+            else:
+                wr_pass = runtime.room.read_pass(RequestView(scope).pass_token())
+                if wr_pass is not None:
+                    allowed, _ = await runtime.room.renew(wr_pass)
+        if allowed:
+            await self.app(strip_our_credentials(scope), receive, send)
+            return
+        metrics.REJECTED.labels("no_pass").inc()
+        message = await receive()
+        if message["type"] == "websocket.connect":
+            await send({"type": "websocket.close", "code": WS_POLICY_VIOLATION, "reason": ""})
 
     async def forward(
         self,
@@ -207,6 +240,10 @@ class WaitingRoomMiddleware:
         if status.eta is not None:
             start = start or status.ahead
             cookies.append(eta_cookie(ticket.position, status.eta, start, request.secure))
+        if status.status == "expired":
+            # Its turn passed too long ago: drop the stale ticket, the next visit starts afresh.
+            cookies.append(clear_cookie(TICKET_COOKIE, request.secure))
+            cookies.append(clear_cookie(ETA_COOKIE, request.secure))
         if request.wants_json:
             reply = status.as_json()
             if token and token != request.ticket_token():
@@ -237,9 +274,6 @@ class WaitingRoomMiddleware:
         lang = wants_language(request)
         if request.query_param("lang") == lang:
             cookies.append(cookie("wr_lang", lang, 365 * 86400, request.secure))
-        if status.status == "expired":
-            cookies.append(clear_cookie(TICKET_COOKIE, request.secure))
-            cookies.append(clear_cookie(ETA_COOKIE, request.secure))
         page = runtime.pages.waiting(status, lang, request.path, has_ticket, start, time.time())
         await html_response(page, 200, cookies, {"x-wr-status": status.status})(
             scope, receive, send

@@ -1,20 +1,57 @@
 """One typed settings object, read from ``WR_*`` environment variables (and CLI flags).
 
-Secrets are held in Starlette's ``Secret`` so they never appear in a repr, a log or a traceback.
+Secrets are held in Starlette's ``Secret`` so they never appear in a repr, a log or a traceback;
+the Redis URL, which may carry a password, is left out of the repr (print it with
+``mask_url``).
+
+``WR_BYPASS_PATHS`` (``bypass_paths``): comma-separated paths that never need a pass. An entry
+ending with "/" is a prefix ("/static/" covers "/static/app.css"); any other entry matches
+exactly that path ("/favicon.ico" covers neither "/favicon.icoX" nor "/favicon.ico/x").
+Dot-segments and encoded characters never ride on a prefix ("/static/../admin" needs a pass).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from starlette.datastructures import Secret
 
 from waitingroom.config import RoomConfig, parse_changes
 from waitingroom.keys import EVENT_ID
+
+MASK = "****"
+
+
+def mask_url(url: str) -> str:
+    """``url`` with any password replaced by ****, for printing and logging.
+
+    redis://:secret@host:6379/0 -> redis://:****@host:6379/0; a user name is kept
+    (redis://user:****@host), a lone user-info part is masked whole (redis://****@host, since
+    some clients read it as the password), and so is a ``password=`` query parameter.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        # Unparseable: mask everything between "//" and the last "@" before the path.
+        return re.sub(r"//[^/?#]*@", f"//{MASK}@", url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, host = netloc.rpartition("@")
+        user, colon, _ = userinfo.partition(":")
+        netloc = f"{user}:{MASK}@{host}" if colon else f"{MASK}@{host}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        if any(key.lower() == "password" for key, _ in pairs):
+            masked = [(k, MASK if k.lower() == "password" else v) for k, v in pairs]
+            query = urlencode(masked, safe="*")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 def _split(value: str) -> tuple[str, ...]:
@@ -25,7 +62,8 @@ def _split(value: str) -> tuple[str, ...]:
 class Settings:
     secret_keys: tuple[Secret, ...] = ()
     admin_token: Secret | None = None
-    redis_url: str | None = None
+    # May hold a password: kept out of the repr; print mask_url(redis_url).
+    redis_url: str | None = field(default=None, repr=False)
     redis_prefix: str = "wr"
     backend_url: str = "http://127.0.0.1:8001"
     event: str = "prakerja"

@@ -91,3 +91,48 @@ def test_waiting_page_without_javascript_refreshes_itself_into_the_site(
     finally:
         ahead.close()
         gateway.stop()
+
+
+def test_an_expired_turn_is_explained_in_place_with_a_way_back_in_line(
+    tmp_path: Path, redis_server: EmbeddedRedis, backend: Proc
+) -> None:
+    chromium = require_chromium()
+    from playwright.sync_api import Route, sync_playwright
+
+    gateway = start_gateway(tmp_path, redis_server.url, backend.url, rate_per_minute="1")
+    ahead = httpx.Client(base_url=gateway.url, timeout=5)
+    try:
+        for _ in range(3):
+            ahead.cookies.clear()
+            ahead.post("/_wr/join")
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=LAUNCH_ARGS)
+            page = browser.new_page(locale="en-US")
+            page.goto(gateway.url + "/register")
+            assert page.locator("#position").inner_text() == "4"
+            polls: list[str] = []
+
+            def expired(route: Route) -> None:
+                # What /_wr/status answers once the turn passed more than a grace period ago.
+                polls.append(route.request.url)
+                route.fulfill(
+                    status=200,
+                    content_type="application/json",
+                    body='{"status":"expired","event":"e","position":4,"ahead":0,'
+                    '"eta_seconds":null,"poll_after_seconds":0}',
+                )
+
+            page.route("**/_wr/status", expired)
+            page.wait_for_selector("text=Your turn has passed", timeout=70_000)
+            # Explained in place, not reloaded into a fresh place at the back.
+            assert page.url == gateway.url + "/register"
+            assert len(polls) == 1
+            page.unroute("**/_wr/status")
+            page.context.clear_cookies()  # as the real expired answer does (Set-Cookie)
+            page.click("button[type=submit]")
+            page.wait_for_selector("#position", timeout=10_000)
+            assert int(page.locator("#position").inner_text()) > 4  # a new place, at the back
+            browser.close()
+    finally:
+        ahead.close()
+        gateway.stop()

@@ -11,8 +11,9 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.testclient import TestClient
+from starlette.websockets import WebSocket
 
 from gateway import WaitingRoomMiddleware, waiting_room_lifespan
 from gateway.runtime import STATE_KEY, Runtime
@@ -39,10 +40,20 @@ async def finish(request: Request) -> Response:
     return PlainTextResponse("done", headers={"X-WR-Command": "release"})
 
 
-def backend_app() -> list[Route]:
+async def ws_echo(websocket: WebSocket) -> None:
+    seen.append(
+        {"path": websocket.url.path, "method": "WEBSOCKET", "headers": dict(websocket.headers)}
+    )
+    await websocket.accept()
+    await websocket.send_json({"path": websocket.url.path})
+    await websocket.close()
+
+
+def backend_app() -> list[Route | WebSocketRoute]:
     return [
         Route("/finish", finish, methods=["POST", "GET"]),
         Route("/{path:path}", echo, methods=["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"]),
+        WebSocketRoute("/{path:path}", ws_echo),
     ]
 
 
