@@ -8,6 +8,8 @@
   (itsdangerous, salt "admin-session"), expiring, HttpOnly, SameSite=Strict. It holds the
   operator's name, a random nonce and a keyed tag of the token (so changing the token ends every
   session), never the token itself.
+- Every ``hmac.compare_digest`` here compares bytes (str is UTF-8 encoded first): on str it
+  raises TypeError for non-ASCII text, and the cookies, forms and headers compared are input.
 - Every state-changing browser request carries a CSRF token: the session nonce, signed with the
   salt "admin-csrf" (in the forms, and in the ``X-CSRF-Token`` header of the dashboard's fetches).
 - Without ``WR_ADMIN_TOKEN`` all of this is off and says so (404); it never falls open.
@@ -23,7 +25,7 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from itsdangerous import BadData, URLSafeTimedSerializer
 from starlette.datastructures import Secret
 from starlette.responses import Response
 
@@ -47,9 +49,19 @@ def _digest(value: bytes) -> bytes:
     return hashlib.sha256(value).digest()
 
 
-def token_matches(expected: Secret, given: bytes) -> bool:
+def to_bytes(value: str | bytes) -> bytes:
+    """UTF-8 that never raises (a lone surrogate is encoded as is)."""
+    return value.encode("utf-8", "surrogatepass") if isinstance(value, str) else value
+
+
+def same(a: str | bytes, b: str | bytes) -> bool:
+    """hmac.compare_digest on bytes: on str it raises TypeError for non-ASCII text."""
+    return hmac.compare_digest(to_bytes(a), to_bytes(b))
+
+
+def token_matches(expected: Secret, given: str | bytes) -> bool:
     """Constant-time: fixed-length digests of both sides, compared with hmac.compare_digest."""
-    return hmac.compare_digest(_digest(str(expected).encode()), _digest(given))
+    return same(_digest(to_bytes(str(expected))), _digest(to_bytes(given)))
 
 
 def bearer_token(request: RequestView) -> bytes | None:
@@ -87,7 +99,7 @@ class Sessions:
         self._session = URLSafeTimedSerializer(keys, salt=SESSION_SALT)
         self._csrf = URLSafeTimedSerializer(keys, salt=CSRF_SALT)
         self._tag = hmac.new(
-            secret_keys[0].encode(), str(admin_token).encode(), hashlib.sha256
+            to_bytes(secret_keys[0]), to_bytes(str(admin_token)), hashlib.sha256
         ).hexdigest()[:32]
 
     @classmethod
@@ -107,11 +119,11 @@ class Sessions:
             return None
         try:
             data: Any = self._session.loads(value, max_age=SESSION_MAX_AGE)
-        except BadSignature:  # also SignatureExpired
+        except BadData:  # also BadSignature, SignatureExpired, BadPayload
             return None
         if not isinstance(data, dict) or not isinstance(data.get("n"), str):
             return None
-        if not hmac.compare_digest(str(data.get("k", "")), self._tag):
+        if not same(str(data.get("k", "")), self._tag):
             return None  # signed for another admin token
         return Admin(clean_actor(data.get("a")) or "dashboard", "session", data["n"])
 
@@ -123,9 +135,9 @@ class Sessions:
             return False
         try:
             value: Any = self._csrf.loads(token, max_age=SESSION_MAX_AGE)
-        except BadSignature:
+        except BadData:
             return False
-        return isinstance(value, str) and hmac.compare_digest(value, nonce)
+        return isinstance(value, str) and same(value, nonce)
 
 
 def admin_cookie(name: str, value: str, max_age: int, path: str, secure: bool) -> bytes:

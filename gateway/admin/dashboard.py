@@ -10,12 +10,13 @@ Pages carry a strict Content-Security-Policy: no external assets, inline code on
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 
 from gateway.admin import api
 from gateway.admin.auth import (
@@ -99,12 +100,19 @@ def _cookie(runtime: Runtime, request: RequestView, name: str, value: str, max_a
     return admin_cookie(name, value, max_age, f"{runtime.settings.prefix}/admin", request.secure)
 
 
-async def _form(request: RequestView) -> dict[str, str] | None:
+TOO_LARGE = 413
+
+
+async def _form(request: RequestView) -> dict[str, str] | int | None:
+    """The form fields (the first of each name); TOO_LARGE over api.MAX_BODY; None when it
+    cannot be read (more than 30 fields)."""
     if not isinstance(request, EndpointRequest):
         return None
+    if api.declared_too_large(request):
+        return TOO_LARGE
     body = await request.body(api.MAX_BODY)
     if body is None:
-        return None
+        return TOO_LARGE
     try:
         pairs = parse_qsl(
             body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=30
@@ -115,6 +123,11 @@ async def _form(request: RequestView) -> dict[str, str] | None:
     for key, value in pairs:
         form.setdefault(key, value)
     return form
+
+
+def _too_large() -> Response:
+    text = f"That form is larger than {api.MAX_BODY} bytes: nothing was changed.\n"
+    return PlainTextResponse(text, TOO_LARGE, headers={"cache-control": "no-store"})
 
 
 def _off(runtime: Runtime) -> Response:
@@ -149,7 +162,7 @@ async def page(runtime: Runtime, request: RequestView) -> Response:
     if (
         message
         and request.query_param("error") == "invalid"
-        and field in (*CONFIG_FIELDS, "opens_at")
+        and field in (*CONFIG_FIELDS, "opens_at", "version")
     ):
         message = f"{message}: {field}."
     rate = config["rate_per_minute"] if config else 0
@@ -171,12 +184,14 @@ async def login(runtime: Runtime, request: RequestView) -> Response:
     if token is None:
         return _off(runtime)
     form = await _form(request)
-    if form is None:
+    if form == TOO_LARGE:
+        return _login_page(runtime, request, "That form is too large.", TOO_LARGE)
+    if not isinstance(form, dict):
         return _login_page(runtime, request, "That form could not be read.", 400)
     sessions = Sessions.of(runtime)
     if not sessions.csrf_ok(form.get("csrf"), request.cookies.get(LOGIN_COOKIE, "")):
         return _login_page(runtime, request, MESSAGES["csrf"], 403)
-    if not token_matches(token, form.get("token", "").encode()):
+    if not token_matches(token, form.get("token", "")):
         return _login_page(runtime, request, "Wrong token.", 401)
     value, _ = sessions.new_session(clean_actor(form.get("name")) or "dashboard")
     cookies = [
@@ -190,7 +205,11 @@ async def logout(runtime: Runtime, request: RequestView) -> Response:
     if runtime.settings.admin_token is None:
         return _off(runtime)
     sessions, admin = _session(runtime, request)
-    form = await _form(request) or {}
+    form = await _form(request)
+    if form == TOO_LARGE:
+        return _too_large()
+    if not isinstance(form, dict):
+        form = {}
     if admin is not None and not sessions.csrf_ok(form.get("csrf"), admin.nonce):
         return _redirect(runtime, error="csrf")
     return _redirect(runtime, [_cookie(runtime, request, SESSION_COOKIE, '""', 0)])
@@ -213,7 +232,9 @@ async def action(runtime: Runtime, request: RequestView) -> Response:
     if admin is None:
         return _redirect(runtime)
     form = await _form(request)
-    if form is None or not sessions.csrf_ok(form.get("csrf"), admin.nonce):
+    if form == TOO_LARGE:
+        return _too_large()
+    if not isinstance(form, dict) or not sessions.csrf_ok(form.get("csrf"), admin.nonce):
         return _redirect(runtime, error="csrf")
     kind = form.get("action", "")
     changes: dict[str, Any]
@@ -227,8 +248,11 @@ async def action(runtime: Runtime, request: RequestView) -> Response:
         return _redirect(runtime, error="invalid", field="action")
     if not changes:
         return _redirect(runtime, done="saved")
-    raw_version = form.get("version", "")
-    version = int(raw_version) if raw_version.isdigit() and len(raw_version) < 12 else None
+    raw_version = form.get("version", "").strip()
+    # ASCII digits only: "²".isdigit() is True, but int("²") raises. Empty: no version check.
+    if raw_version and not re.fullmatch(r"[0-9]{1,15}", raw_version):
+        return _redirect(runtime, error="invalid", field="version")
+    version = int(raw_version) if raw_version else None
     status, body = await api.apply(runtime, changes, admin.actor, version)
     if status == 200:
         return _redirect(runtime, done="saved")
