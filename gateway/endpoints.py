@@ -157,7 +157,7 @@ async def status(runtime: Runtime, request: RequestView) -> Response:
         )
     elif result.eta is not None:
         start = start or result.ahead
-        cookies.append(eta_cookie(ticket.position, result.eta, start, request.secure))
+        cookies += eta_cookie(request, ticket.position, result.eta, start)
     elif result.status == "expired":
         # The answer still says so (the app tells its user); the stale ticket goes, so the next
         # join starts afresh.

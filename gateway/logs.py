@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import json
 import logging
+import random
+import re
 import sys
 import time
-import uuid
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 access = logging.getLogger("gateway.access")
+# Request ids: an instance of its own, so that nothing else's random sequence is disturbed.
+_ids = random.Random()
 
 
 class JsonFormatter(logging.Formatter):
@@ -40,11 +43,8 @@ def configure(level: str = "INFO", access_log: bool = False) -> None:
     access.setLevel(logging.INFO if access_log else logging.WARNING)
 
 
-def _request_id(scope: Scope) -> bytes:
-    for name, value in scope["headers"]:
-        if name == b"x-request-id" and 0 < len(value) <= 64 and value.isascii():
-            return bytes(value)
-    return uuid.uuid4().hex.encode()
+# Kept when a client or a proxy in front sends one: printable ASCII, no spaces, bounded.
+_sane_id = re.compile(rb"[\x21-\x7e]{1,64}").fullmatch
 
 
 class RequestLogMiddleware:
@@ -57,10 +57,17 @@ class RequestLogMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _request_id(scope)
-        headers = [(n, v) for n, v in scope["headers"] if n != b"x-request-id"]
-        headers.append((b"x-request-id", request_id))
-        scope = {**scope, "headers": headers}
+        headers = scope["headers"]
+        given = [value for name, value in headers if name == b"x-request-id"]
+        if len(given) == 1 and _sane_id(given[0]):
+            request_id = bytes(given[0])  # kept as it is, and the scope with it
+        else:
+            # Unique, not secret: a 64-bit random id is cheap (uuid4 cost more than the rest of
+            # this middleware on the status-poll hot path).
+            request_id = b"%016x" % _ids.getrandbits(64)
+            if given:
+                headers = [(n, v) for n, v in headers if n != b"x-request-id"]
+            scope = {**scope, "headers": [*headers, (b"x-request-id", request_id)]}
         started = time.perf_counter()
         status = 0
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from itertools import chain
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -52,7 +53,7 @@ def headers_too_large(scope: Scope) -> bool:
     headers = scope["headers"]
     if len(headers) > MAX_HEADERS:
         return True
-    return sum(len(name) + len(value) for name, value in headers) > MAX_HEADER_BYTES
+    return sum(map(len, chain.from_iterable(headers))) > MAX_HEADER_BYTES
 
 
 class WaitingRoomMiddleware:
@@ -239,7 +240,7 @@ class WaitingRoomMiddleware:
                 return
         if status.eta is not None:
             start = start or status.ahead
-            cookies.append(eta_cookie(ticket.position, status.eta, start, request.secure))
+            cookies += eta_cookie(request, ticket.position, status.eta, start)
         if status.status == "expired":
             # Its turn passed too long ago: drop the stale ticket, the next visit starts afresh.
             cookies.append(clear_cookie(TICKET_COOKIE, request.secure))

@@ -21,7 +21,7 @@ from gateway.settings import Settings
 from waitingroom.controller import Controller
 from waitingroom.embedded import EmbeddedRedis
 from waitingroom.keys import Keys
-from waitingroom.room import Room
+from waitingroom.room import STALE_AFTER, Room
 from waitingroom.store import RedisStore
 from waitingroom.tokens import TokenSigner
 
@@ -78,7 +78,13 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     client = aioredis.Redis.from_pool(pool)
     keys = settings.secret_key_values
     store = RedisStore(client, Keys(settings.redis_prefix, settings.event))
-    room = Room(store, TokenSigner(keys, settings.event), keys[0], settings.room)
+    room = Room(
+        store,
+        TokenSigner(keys, settings.event),
+        keys[0],
+        settings.room,
+        stale_after=max(STALE_AFTER, 4 * settings.tick_interval),
+    )
     sampler = Sampler()
 
     def on_tick(room: Room) -> None:

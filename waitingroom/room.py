@@ -25,8 +25,9 @@ from waitingroom.tokens import Pass, Ticket, TokenSigner, session_id
 
 log = logging.getLogger("waitingroom.room")
 
-# A snapshot older than this (Redis unreachable) no longer admits anyone: waiting users are
-# told admission is paused and keep their place.
+# A snapshot older than this (Redis unreachable, or the controller stopped) no longer admits
+# anyone: waiting users are told admission is paused and keep their place. Runtimes whose
+# controller ticks less often than every second raise it (Room's stale_after).
 STALE_AFTER = 3.0
 # If Redis comes back without its data, the worker that restores it restarts the tail this many
 # seconds of joins (at the rate it measured) past the highest position it saw, plus a minimum:
@@ -84,6 +85,7 @@ class Room:
         initial_config: RoomConfig,
         clock: Clock | None = None,
         rng: random.Random | None = None,
+        stale_after: float = STALE_AFTER,
     ) -> None:
         self.store = store
         self.signer = signer
@@ -93,6 +95,7 @@ class Room:
         self.initial_config = initial_config
         self.snapshot: RoomSnapshot | None = None
         self.snapshot_at = 0.0
+        self.stale_after = stale_after
         self.redis_ok = False
         self.floors = Floors()
         self.rate = RateEstimator()
@@ -183,7 +186,7 @@ class Room:
     def stale(self) -> bool:
         """The cached snapshot is too old to admit on: Redis is unreachable, or the controller
         stopped refreshing it (a crashed task or a starved event loop)."""
-        return self.clock.now() - self.snapshot_at > STALE_AFTER
+        return self.clock.now() - self.snapshot_at > self.stale_after
 
     def server_now(self, snap: RoomSnapshot) -> float:
         """Redis's clock, as of now: the time every worker judges grace and opening by."""

@@ -131,3 +131,32 @@ def test_signatures_are_not_malleable() -> None:
         else:
             with pytest.raises(BadToken):
                 SIGNER.verify_ticket(altered)
+
+
+@given(
+    value=st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-.", min_size=1, max_size=80),
+    keys=st.lists(st.text(min_size=1, max_size=20), min_size=1, max_size=3),
+    salt=st.sampled_from(["ticket", "pass"]),
+)
+@settings(max_examples=300)
+def test_fast_verification_agrees_with_itsdangerous(value: str, keys: list[str], salt: str) -> None:
+    import hashlib
+
+    from itsdangerous import BadSignature, Signer
+
+    from waitingroom.tokens import _signer
+
+    ours = _signer(keys, salt)
+    for key in keys:  # a token of every key in the rotation, signed by plain itsdangerous
+        reference = Signer(key, salt=salt, key_derivation="hmac", digest_method=hashlib.sha256)
+        token = reference.sign(value).decode()
+        assert ours.verified_value(token) == value
+        assert ours.unsign(token).decode() == value
+        forged = token[:-2] + ("AA" if token[-2:] != "AA" else "BA")
+        assert ours.verified_value(forged) is None
+        with pytest.raises(BadSignature):
+            ours.unsign(forged)
+    stranger = Signer(
+        "not-" + keys[0], salt=salt, key_derivation="hmac", digest_method=hashlib.sha256
+    )
+    assert ours.verified_value(stranger.sign(value).decode()) is None
