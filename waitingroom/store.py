@@ -118,8 +118,17 @@ class RedisStore:
         return "" if self.clock is None else str(int(self.clock.now() * 1000))
 
     async def _run(self, name: str, keys: list[str], args: list[Any]) -> Any:
+        script = self._scripts[name]
         try:
-            return await self._scripts[name](keys=keys, args=[self._now(), *args])
+            try:
+                # EVALSHA straight through execute_command, past redis-py's Script wrapper and
+                # the evalsha method's decorators: on the join path, per call.
+                return await self.client.execute_command(  # type: ignore[no-untyped-call]
+                    "EVALSHA", script.sha, len(keys), *keys, self._now(), *args
+                )
+            except redis_errors.NoScriptError:
+                # Redis lost its scripts (a restart): load this one and run it once more.
+                return await script(keys=keys, args=[self._now(), *args])
         except redis_errors.RedisError as exc:
             raise _wrap(exc) from exc
         except OSError as exc:
