@@ -28,6 +28,7 @@ from gateway.http import (
     cookie,
     eta_cookie,
     json_response,
+    lean_response,
     parse_eta_cookie,
 )
 from gateway.i18n import choose_language
@@ -162,7 +163,7 @@ async def status(runtime: Runtime, request: RequestView) -> Response:
         # The answer still says so (the app tells its user); the stale ticket goes, so the next
         # join starts afresh.
         cookies.extend(clear_cookie(name, request.secure) for name in (TICKET_COOKIE, ETA_COOKIE))
-    return json_response(result.as_json(), 200, cookies)
+    return lean_response(result.as_json_bytes(), b"application/json", 200, cookies)
 
 
 async def leave(runtime: Runtime, request: RequestView) -> Response:

@@ -147,12 +147,12 @@ _encode_json = json.JSONEncoder(
 ).encode
 
 
-def _lean(
+def lean_response(
     content: bytes,
     content_type: bytes,
     status_code: int,
-    cookies: Iterable[bytes],
-    headers: dict[str, str] | None,
+    cookies: Iterable[bytes] = (),
+    headers: dict[str, str] | None = None,
 ) -> LeanResponse:
     raw = [
         (b"content-length", str(len(content)).encode()),
@@ -172,7 +172,7 @@ def json_response(
     headers: dict[str, str] | None = None,
 ) -> Response:
     content = _encode_json(body).encode("utf-8")
-    return _lean(content, b"application/json", status_code, cookies, headers)
+    return lean_response(content, b"application/json", status_code, cookies, headers)
 
 
 def html_response(
@@ -182,7 +182,7 @@ def html_response(
     headers: dict[str, str] | None = None,
 ) -> Response:
     content = body.encode("utf-8")
-    return _lean(content, b"text/html; charset=utf-8", status_code, cookies, headers)
+    return lean_response(content, b"text/html; charset=utf-8", status_code, cookies, headers)
 
 
 def parse_eta_cookie(value: str | None, position: int) -> tuple[tuple[int, int] | None, int]:

@@ -16,7 +16,7 @@ import hmac
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from itsdangerous import Signer
 from itsdangerous.encoding import want_bytes
@@ -40,8 +40,9 @@ _CANONICAL_LAST = frozenset("AEIMQUYcgkosw048")
 _NUMBER = re.compile(r"[0-9]{1,18}")
 
 
-@dataclass(frozen=True, slots=True)
-class Ticket:
+class Ticket(NamedTuple):
+    """Immutable like the Pass; a tuple because one is made on every status poll."""
+
     event: str
     epoch: int
     position: int
@@ -79,7 +80,7 @@ class _Signer(Signer):
         the same derived keys, HMAC-SHA256 over the value, compared in constant time.
         """
         value, sep, signature = token.rpartition(".")
-        if not sep:
+        if not sep or len(signature) != _SIGNATURE_LENGTH or signature[-1] not in _CANONICAL_LAST:
             return None
         raw = value.encode("ascii")
         given = signature.encode("ascii")
@@ -124,17 +125,20 @@ class TokenSigner:
         self._passes = _signer(secret_keys, PASS_SALT)
         self.event = event
         self.clock: Clock = clock or SystemClock()
+        self._ticket_payload = re.compile(
+            re.escape(event) + r"\.([0-9]{1,18})\.([0-9]{1,18})\.([0-9]{1,18})"
+        )
 
-    def _unsign(self, signer: _Signer, token: str) -> list[str]:
+    def _verified(self, signer: _Signer, token: str) -> str:
         if not token or len(token) > _MAX_TOKEN_LENGTH or not token.isascii():
             raise BadToken("malformed token")
-        signature = token.rpartition(".")[2]
-        if len(signature) != _SIGNATURE_LENGTH or signature[-1] not in _CANONICAL_LAST:
-            raise BadToken("malformed signature")
         payload = signer.verified_value(token)
         if payload is None:
-            raise BadToken("bad signature")
-        parts = payload.split(".")
+            raise BadToken("bad or non-canonical signature")
+        return payload
+
+    def _unsign(self, signer: _Signer, token: str) -> list[str]:
+        parts = self._verified(signer, token).split(".")
         if len(parts) != 4 or parts[0] != self.event:
             raise BadToken("token is for another event")
         return parts
@@ -145,8 +149,12 @@ class TokenSigner:
         return ticket, self._tickets.sign(payload).decode("ascii")
 
     def verify_ticket(self, token: str) -> Ticket:
-        parts = self._unsign(self._tickets, token)
-        ticket = Ticket(parts[0], _parse_int(parts[1]), _parse_int(parts[2]), _parse_int(parts[3]))
+        # One match checks the event and the three numbers (ASCII digits, bounded) at once.
+        fields = self._ticket_payload.fullmatch(self._verified(self._tickets, token))
+        if fields is None:
+            raise BadToken("malformed token or another event's")
+        epoch, position, issued = fields.groups()
+        ticket = Ticket(self.event, int(epoch), int(position), int(issued))
         age = self.clock.now() - ticket.issued_at
         if age > TICKET_MAX_AGE:
             raise ExpiredToken("ticket expired")

@@ -160,3 +160,35 @@ def test_fast_verification_agrees_with_itsdangerous(value: str, keys: list[str],
         "not-" + keys[0], salt=salt, key_derivation="hmac", digest_method=hashlib.sha256
     )
     assert ours.verified_value(stranger.sign(value).decode()) is None
+
+
+@given(
+    status=st.sampled_from(["waiting", "admitted", "paused", "closed", "expired"]),
+    event=st.from_regex(r"[a-z0-9][a-z0-9_-]{0,63}", fullmatch=True),
+    position=st.integers(0, 10**15),
+    ahead=st.integers(0, 10**15),
+    eta=st.none() | st.tuples(st.integers(0, 10**9), st.integers(0, 10**9)),
+    poll=st.floats(0, 60, allow_nan=False) | st.sampled_from([0.0, 2.0, 27.96, 60.0]),
+    with_pass=st.booleans(),
+    opens_at=st.none() | st.floats(0, 4e9, allow_nan=False) | st.integers(0, 4 * 10**9),
+)
+def test_status_json_bytes_are_what_the_json_encoder_writes(
+    status: str,
+    event: str,
+    position: int,
+    ahead: int,
+    eta: tuple[int, int] | None,
+    poll: float,
+    with_pass: bool,
+    opens_at: float | None,
+) -> None:
+    import json
+
+    from waitingroom.room import Status
+
+    token = None
+    if with_pass:
+        _, token = TokenSigner(["k"], event).sign_pass(f"{position}-{ahead}", position, 600)
+    answer = Status(status, event, position, ahead, eta, poll, token, None, opens_at)
+    encoded = json.dumps(answer.as_json(), separators=(",", ":"), allow_nan=False)
+    assert answer.as_json_bytes() == encoded.encode()
