@@ -119,8 +119,6 @@ async def join(runtime: Runtime, request: RequestView) -> Response:
     if joined.fresh:
         metrics.ARRIVALS.inc()
     cookies = [cookie(TICKET_COOKIE, joined.token, TICKET_MAX_AGE, request.secure)]
-    reply = status.as_json()
-    reply["ticket"] = joined.token
     if status.pass_token is not None:
         metrics.ADMISSIONS.inc()
         cookies.append(
@@ -134,7 +132,7 @@ async def join(runtime: Runtime, request: RequestView) -> Response:
         for value in cookies:
             response.raw_headers.append((b"set-cookie", value))
         return response
-    return json_response(reply, 200, cookies)
+    return lean_response(status.as_json_bytes(joined.token), b"application/json", 200, cookies)
 
 
 async def status(runtime: Runtime, request: RequestView) -> Response:

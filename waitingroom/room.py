@@ -66,11 +66,12 @@ class Status:
             body["opens_at"] = self.opens_at
         return body
 
-    def as_json_bytes(self) -> bytes:
+    def as_json_bytes(self, ticket: str | None = None) -> bytes:
         """``as_json`` encoded, without the JSON encoder: it is every status poll's answer.
 
         Every string in it is safe to write unescaped: the status is one of five words, the event
-        matches keys.EVENT_ID, a pass is itsdangerous's URL-safe output over such characters;
+        matches keys.EVENT_ID, a pass or a ticket (appended as "ticket", as the join answers) is
+        itsdangerous's URL-safe output over such characters;
         numbers are written as json writes them (repr). Tested equal to ``json.dumps``.
         """
         eta = "null" if self.eta is None else f"[{self.eta[0]},{self.eta[1]}]"
@@ -82,6 +83,8 @@ class Status:
             text += f',"pass":"{self.pass_token}"'
         if self.opens_at is not None:
             text += f',"opens_at":{self.opens_at!r}'
+        if ticket is not None:
+            text += f',"ticket":"{ticket}"'
         return (text + "}").encode("ascii")
 
 
