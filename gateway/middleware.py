@@ -56,6 +56,18 @@ def headers_too_large(scope: Scope) -> bool:
     return sum(map(len, chain.from_iterable(headers))) > MAX_HEADER_BYTES
 
 
+def _without_command(send: Send) -> Send:
+    async def send_wrapper(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = message.get("headers", [])
+            if any(name.lower() == COMMAND_HEADER for name, _ in headers):
+                kept = [(n, v) for n, v in headers if n.lower() != COMMAND_HEADER]
+                message = {**message, "headers": kept}
+        await send(message)
+
+    return send_wrapper
+
+
 class WaitingRoomMiddleware:
     """Hold everyone without a valid pass in the waiting room.
 
@@ -112,7 +124,8 @@ class WaitingRoomMiddleware:
             await self.endpoints(runtime, scope, receive, send)
             return
         if self._is_bypass(path) or runtime.room.snapshot_mode() == "passthrough":
-            await self.app(strip_our_credentials(scope), receive, send)
+            # No session to end here, but the header is ours: the client never sees it.
+            await self.app(strip_our_credentials(scope), receive, _without_command(send))
             return
         request = RequestView(scope)
         wr_pass = runtime.room.read_pass(request.pass_token())

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
-from tests.gateway.conftest import BROWSER, JSON, Gateway, seen
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.testclient import TestClient
+
+from gateway import WaitingRoomMiddleware, waiting_room_lifespan
+from tests.gateway.conftest import BROWSER, JSON, Gateway, backend_app, make_settings, seen
 
 
 def wait_for(gateway: Gateway, user: object, status: str, timeout: float = 5.0) -> dict:
@@ -180,3 +186,24 @@ def test_eta_shown_never_rises_between_polls(gateway_factory) -> None:  # type: 
     other.post("/_wr/join")
     other.cookies.set("wr_eta", f"{first['position']}.0.0.0")
     assert other.get("/_wr/status").json()["eta_seconds"][1] > 0
+
+
+def test_release_command_is_stripped_on_passthrough_and_bypass_paths(
+    gateway_factory: Any, redis_url: str
+) -> None:
+    gateway = gateway_factory(mode="passthrough")
+    done = gateway.user().post("/finish")
+    assert done.text == "done"
+    assert "x-wr-command" not in done.headers
+    settings = make_settings(redis_url)
+    app = Starlette(
+        routes=backend_app(),
+        lifespan=waiting_room_lifespan(settings),
+        middleware=[
+            Middleware(WaitingRoomMiddleware, settings=settings, bypass_paths=("/finish",))
+        ],
+    )
+    with TestClient(app) as client:
+        bypassed = client.post("/finish")
+        assert bypassed.text == "done"
+        assert "x-wr-command" not in bypassed.headers
