@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import re
 import sys
@@ -16,6 +17,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 access = logging.getLogger("gateway.access")
 # Request ids: an instance of its own, so that nothing else's random sequence is disturbed.
 _ids = random.Random()
+# Reseeded in a forked child (gunicorn --preload and the like), as the global instance is.
+os.register_at_fork(after_in_child=_ids.seed)
 
 
 class JsonFormatter(logging.Formatter):

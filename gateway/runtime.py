@@ -21,7 +21,7 @@ from gateway.settings import Settings
 from waitingroom.controller import Controller
 from waitingroom.embedded import EmbeddedRedis
 from waitingroom.keys import Keys
-from waitingroom.room import STALE_AFTER, Room
+from waitingroom.room import RESTORE_SECONDS, STALE_AFTER, Room
 from waitingroom.store import RedisStore
 from waitingroom.tokens import TokenSigner
 
@@ -84,6 +84,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         keys[0],
         settings.room,
         stale_after=max(STALE_AFTER, 4 * settings.tick_interval),
+        restore_seconds=max(RESTORE_SECONDS, 2 * settings.tick_interval),
     )
     sampler = Sampler()
 

@@ -42,7 +42,7 @@ class RateEstimator:
         while len(self._samples) > 2 and self._samples[1][0] <= now - self.window:
             self._samples.popleft()
 
-    def rate(self, configured_per_minute: int) -> float:
+    def rate(self, configured_per_minute: int, floor_when_dry: bool = True) -> float:
         """Released per second; the configured rate until there is a measurement worth having."""
         configured = configured_per_minute / 60.0
         if len(self._samples) < 2:
@@ -55,7 +55,7 @@ class RateEstimator:
         # Blend towards the measurement as the window fills: a young window is noisy.
         weight = min(1.0, span / self.window)
         blended = weight * measured + (1 - weight) * configured
-        if self._dry_at >= t0:
+        if floor_when_dry and self._dry_at >= t0:
             return max(blended, configured)  # the queue ran dry: supply, not the rate, limited
         return blended
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-EVENT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+EVENT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}\Z")
 
 
 @dataclass(frozen=True, slots=True)

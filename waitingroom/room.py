@@ -107,6 +107,7 @@ class Room:
         clock: Clock | None = None,
         rng: random.Random | None = None,
         stale_after: float = STALE_AFTER,
+        restore_seconds: float = RESTORE_SECONDS,
     ) -> None:
         self.store = store
         self.signer = signer
@@ -117,6 +118,7 @@ class Room:
         self.snapshot: RoomSnapshot | None = None
         self.snapshot_at = 0.0
         self.stale_after = stale_after
+        self.restore_seconds = restore_seconds
         self.redis_ok = False
         self.floors = Floors()
         self.rate = RateEstimator()
@@ -187,7 +189,7 @@ class Room:
             self.floors = Floors(snap.epoch, snap.tail, snap.serving, margin)
 
     def _restore_margin(self, snap: RoomSnapshot) -> int:
-        """Joins that can happen in RESTORE_SECONDS at the pace of the last ten seconds."""
+        """Joins that can happen in restore_seconds at the pace of the last ten seconds."""
         tails = self._tails
         if tails and (snap.tail < tails[-1][1] or snap.server_time < tails[-1][0]):
             tails.clear()  # a reset or a restore: measure afresh
@@ -196,7 +198,7 @@ class Room:
             tails.popleft()
         (t0, n0), (t1, n1) = tails[0], tails[-1]
         pace = (n1 - n0) / (t1 - t0) if t1 - t0 >= 1.0 else 0.0
-        return RESTORE_MIN + math.ceil(pace * RESTORE_SECONDS)
+        return RESTORE_MIN + math.ceil(pace * self.restore_seconds)
 
     def _observe_ticket(self, ticket: Ticket) -> None:
         # Tickets are the last record of positions issued if Redis lost them (invariant 1).
@@ -275,6 +277,10 @@ class Room:
         if snap is None:
             return self._status("paused", stale=True)
         config = snap.config
+        if ticket.epoch > snap.epoch:
+            # A newer epoch than this worker has seen (a reset a moment ago): its snapshot is
+            # behind, the ticket is fine. Never tell its holder to start over.
+            return self._status("paused", ticket.position, stale=True)
         if ticket.epoch != snap.epoch:
             return self._status("expired")
         position = self.position_of(ticket, snap)
@@ -291,7 +297,8 @@ class Room:
         if stale or config.mode == "pause" or before_opening:
             name = "closed" if before_opening else "paused"
             return self._status(name, position, ahead, stale=stale, opens_at=config.opens_at)
-        rate = self.rate.rate(config.rate_per_minute)
+        # The configured rate is a floor after the queue ran dry, unless the cap is what limits.
+        rate = self.rate.rate(config.rate_per_minute, snap.active < config.max_active)
         eta = estimate(position - snap.serving, rate, last_eta)
         advice = poll_after(eta[0] if eta else None, self._rng)
         return Status("waiting", self.event, position, ahead, eta, advice)
@@ -301,12 +308,19 @@ class Room:
 
     async def _admit(self, ticket: Ticket, position: int, snap: RoomSnapshot) -> Status:
         released = snap.history.released_at(position)
-        # The grace period counts from the release, or from the last moment the room was full:
-        # a turn spent waiting for a free slot is on hold, not lost (admit.lua decides the same).
-        since = max(released or 0, snap.last_full)
-        full = snap.active >= snap.config.max_active
-        late = since == 0 or self.server_now(snap) - since > snap.config.grace_period + 1
-        if late and not full:
+        grace = snap.config.grace_period + 1
+        if released is None:
+            # Older than the history we keep: alive only if held by a spell of a full room,
+            # which Redis (with the longer history) decides.
+            alive = snap.full_since > 0 and self.server_now(snap) - snap.last_full <= grace
+        else:
+            # The grace period counts from the release; a turn within it when the room's
+            # current spell of being full began is on hold until the spell ends (as admit.lua).
+            since = float(released)
+            if snap.full_since > 0 and since + grace >= snap.full_since:
+                since = max(since, snap.last_full)
+            alive = self.server_now(snap) - since <= grace
+        if not alive:
             return self._status("expired", position)
         session = session_id(ticket.epoch, position)
         try:

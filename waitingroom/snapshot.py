@@ -66,8 +66,9 @@ class RoomSnapshot:
     # The random key of the pre-queue's shuffle, drawn when the pre-queue started: the same for
     # every worker and unchanged by a rotation of the signing keys.
     prequeue_seed: str | None = None
-    # The last time (s) the room was seen full: turns released earlier are held, their grace
-    # period counted from then.
+    # The room's latest spell of being full (s; 0: never): turns within their grace period when
+    # it began are held, their grace period counted from its end.
+    full_since: float = 0.0
     last_full: float = 0.0
     history: History = field(default_factory=History)
 

@@ -97,6 +97,7 @@ def parse_snapshot(raw: list[Any]) -> RoomSnapshot:
         prequeue_lo=int(prequeue_lo) if prequeue_lo is not None else None,
         prequeue_hi=int(prequeue_hi) if prequeue_hi is not None else None,
         prequeue_seed=state.get("prequeue_seed"),
+        full_since=int(state.get("full_since", "0")) / 1000,
         last_full=int(state.get("last_full", "0")) / 1000,
         history=history,
     )

@@ -45,7 +45,8 @@ async def build_state(runtime: Runtime) -> dict[str, Any] | None:
     now = snap.server_time
     eta = None
     if config.mode == "queue" and (config.opens_at is None or config.opens_at <= now):
-        eta = estimate(snap.queue_length + 1, room.rate.rate(config.rate_per_minute))
+        rate = room.rate.rate(config.rate_per_minute, snap.active < config.max_active)
+        eta = estimate(snap.queue_length + 1, rate)
     opens_in = None
     if config.opens_at is not None:
         opens_in = round(config.opens_at - now, 3)

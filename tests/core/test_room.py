@@ -351,3 +351,52 @@ async def test_a_snapshot_nobody_refreshes_stops_admitting(
     clock.advance(10)  # the controller task died: no tick for ten seconds, Redis still fine
     status = await room.status(tickets[-1])
     assert status.status == "paused" and status.position == 5
+
+
+async def test_a_turn_expired_before_the_room_filled_stays_expired(
+    store: RedisStore, clock: ManualClock
+) -> None:
+    config = RoomConfig(rate_per_minute=60, max_active=2, grace_period=10)
+    room = await start(make_room(store, clock, config))
+    first, no_show = await join_many(room, 2)
+    await run(room, clock, 2.5)
+    assert (await room.status(first)).status == "admitted"
+    await run(room, clock, 600)  # ten minutes: the no-show's grace period is long gone
+    assert (await room.status(no_show)).status == "expired"
+    c, d = await join_many(room, 2)
+    await run(room, clock, 2.5)
+    admitted = await room.status(c)
+    assert admitted.status == "admitted" and admitted.pass_ is not None
+    assert (await room.status(d)).status == "admitted"
+    await run(room, clock, 1)  # the room is full now (first's session expired: 600 s lifetime)
+    assert room.snapshot is not None and room.snapshot.active == 2
+    calls = 0
+    real_admit = store.admit
+
+    async def counted(*args: object) -> object:
+        nonlocal calls
+        calls += 1
+        return await real_admit(*args)  # type: ignore[arg-type]
+
+    store.admit = counted  # type: ignore[assignment]
+    for _ in range(3):
+        assert (await room.status(no_show)).status == "expired"
+    assert calls == 0  # judged locally: no Redis round trip for an expired ticket
+    store.admit = real_admit  # type: ignore[method-assign]
+    assert await room.release(admitted.pass_)
+    await run(room, clock, 0.5)
+    assert (await room.status(no_show)).status == "expired"  # a free slot revives nothing
+
+
+async def test_a_ticket_of_a_newer_epoch_than_the_snapshot_is_not_expired(
+    store: RedisStore, clock: ManualClock
+) -> None:
+    slow = await start(make_room(store, clock, RoomConfig(rate_per_minute=60), seed=1))
+    fast = await start(make_room(store, clock, RoomConfig(rate_per_minute=60), seed=2))
+    clock.advance(1)
+    await store.reset(actor="ops")
+    await fast.tick()
+    joined = await fast.join()
+    assert joined is not None
+    status = await slow.status(joined.ticket)  # slow has not ticked since the reset
+    assert status.status == "paused" and status.position == joined.ticket.position

@@ -41,7 +41,8 @@ local function ensure_state(state, history, now, floor_epoch, floor_tail, floor_
   end
   if floor_epoch == epoch then
     if floor_tail > num(redis.call('HGET', state, 'tail'), 0) then
-      redis.call('HSET', state, 'tail', floor_tail)
+      -- Redis went backwards (a failover to a replica that lagged): the same margin as above.
+      redis.call('HSET', state, 'tail', floor_tail + math.max(margin or 0, 0))
     end
     if floor_serving > num(redis.call('HGET', state, 'serving'), 0) then
       redis.call('HSET', state, 'serving', floor_serving)

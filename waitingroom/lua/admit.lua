@@ -20,19 +20,20 @@ if redis.call('GETBIT', used, position) == 1 then
   if expires ~= nil and expires > now then return {'ok', expires} end
   return {'used', 0}
 end
--- Capacity before grace, and the grace period counts from the later of the release and the
--- last moment the room was full: time spent waiting for a free slot never costs anyone their turn.
-redis.call('ZREMRANGEBYSCORE', sessions, '-inf', now)
-if redis.call('ZCARD', sessions) >= max_active then
-  redis.call('HSET', state, 'last_full', string.format('%d', now))
-  return {'full', 0}
-end
+-- The grace period counts from the release; a turn still within it when the room's current
+-- spell of being full began (advance keeps full_since and last_full) is on hold until the spell
+-- ends: time spent waiting for a free slot never costs anyone their turn. A turn that had expired
+-- before stays expired.
 local released = redis.call('ZRANGEBYSCORE', history, position, '+inf', 'LIMIT', 0, 1)[1]
-local since = math.max(tonumber(released or 0) * 1000,
-  num(redis.call('HGET', state, 'last_full'), 0))
-if since == 0 or now - since > grace * 1000 + 999 then
-  return {'expired', 0}
+if released == nil then return {'expired', 0} end
+local since = tonumber(released) * 1000
+local full_since = num(redis.call('HGET', state, 'full_since'), 0)
+if full_since > 0 and since + grace * 1000 + 999 >= full_since then
+  since = math.max(since, num(redis.call('HGET', state, 'last_full'), 0))
 end
+if now - since > grace * 1000 + 999 then return {'expired', 0} end
+redis.call('ZREMRANGEBYSCORE', sessions, '-inf', now)
+if redis.call('ZCARD', sessions) >= max_active then return {'full', 0} end
 local expires = now + lifetime * 1000
 redis.call('ZADD', sessions, expires, sid)
 redis.call('SETBIT', used, position, 1)

@@ -19,7 +19,12 @@ redis.call('ZREMRANGEBYSCORE', sessions, '-inf', now)
 local active = redis.call('ZCARD', sessions)
 local mode, rate, max_active, opens_at, grace = read_config(config)
 if active >= max_active then
-  -- Turns released before now are on hold, not lost: their grace period restarts (see admit).
+  -- A spell of being full: turns within their grace period when it began are on hold, not
+  -- lost (see admit). Spells less than a grace period apart count as one.
+  local last_full = num(redis.call('HGET', state, 'last_full'), 0)
+  if last_full == 0 or now - last_full > grace * 1000 then
+    redis.call('HSET', state, 'full_since', string.format('%d', now))
+  end
   redis.call('HSET', state, 'last_full', string.format('%d', now))
 end
 local waiting_for_opening = before_opening(state, opens_at, now)
