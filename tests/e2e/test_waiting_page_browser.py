@@ -99,7 +99,9 @@ def test_an_expired_turn_is_explained_in_place_with_a_way_back_in_line(
     chromium = require_chromium()
     from playwright.sync_api import Route, sync_playwright
 
-    gateway = start_gateway(tmp_path, redis_server.url, backend.url, rate_per_minute="1")
+    # One admission every 3 s and three people ahead: the page's first poll comes after the
+    # minimum interval (2 s), before its turn.
+    gateway = start_gateway(tmp_path, redis_server.url, backend.url, rate_per_minute="20")
     ahead = httpx.Client(base_url=gateway.url, timeout=5)
     try:
         for _ in range(3):
@@ -123,7 +125,7 @@ def test_an_expired_turn_is_explained_in_place_with_a_way_back_in_line(
                 )
 
             page.route("**/_wr/status", expired)
-            page.wait_for_selector("text=Your turn has passed", timeout=70_000)
+            page.wait_for_selector("text=Your turn has passed", timeout=30_000)
             # Explained in place, not reloaded into a fresh place at the back.
             assert page.url == gateway.url + "/register"
             assert len(polls) == 1
