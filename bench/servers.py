@@ -9,15 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import subprocess
 import sys
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
+from gateway.processes import Child, clean_env, start_child
 from waitingroom.embedded import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,28 +46,8 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
-@dataclass
-class Server:
-    name: str
-    process: subprocess.Popen[bytes]
-    url: str
-    log: Path
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
-
-    def stop(self, timeout: float = 10.0) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+# A child process of the benchmark: gateway.processes' Child, stopped within 10 s.
+Server = Child
 
 
 def start(
@@ -86,30 +61,20 @@ def start(
     timeout: float = 30.0,
     root: Path = ROOT,
 ) -> Server:
-    log = log_dir / f"{name}.log"
-    with log.open("wb") as handle:
-        process = subprocess.Popen(args, env=env, stdout=handle, stderr=subprocess.STDOUT, cwd=root)
-    pin(process.pid, cpu)
-    server = Server(name, process, f"http://127.0.0.1:{port}", log)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{name} exited with {process.returncode}:\n{server.output()}")
-        try:
-            if httpx.get(server.url + ready_path, timeout=1).status_code < 500:
-                pin(process.pid, cpu)  # threads started while it came up
-                return server
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    server.stop()
-    raise RuntimeError(f"{name} not ready after {timeout} s:\n{server.output()}")
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("WR_", "STUB_"))}
-    env.update(extra)
-    return env
+    server = start_child(
+        name,
+        args,
+        env,
+        f"http://127.0.0.1:{port}",
+        ready_path,
+        log_dir / f"{name}.log",
+        root,
+        timeout,
+        on_spawn=lambda pid: pin(pid, cpu),
+    )
+    server.stop_timeout = 10.0
+    pin(server.pid, cpu)  # threads started while it came up
+    return server
 
 
 def start_backend(log_dir: Path, cpu: int) -> Server:

@@ -21,17 +21,13 @@ reverse order; use it as a context manager.
 from __future__ import annotations
 
 import math
-import os
-import signal
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from gateway.processes import Child as Process
+from gateway.processes import clean_env, start_child
 from loadtest.curve import PEAK_PER_MINUTE
 from loadtest.funnel import NIK_SHARE
 from waitingroom.embedded import EmbeddedRedis, free_port
@@ -84,57 +80,10 @@ class Capacity:
         }
 
 
-@dataclass
-class Process:
-    name: str
-    process: subprocess.Popen[bytes]
-    url: str
-    log: Path
-
-    def stop(self, timeout: float = 25.0) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
-
-
-def _clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("WR_", "STUB_"))}
-    env.update(extra)
-    return env
-
-
-def _ready(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:  # loopback only
-            return bool(response.status < 500)
-    except (urllib.error.URLError, OSError):
-        return False
-
-
 def start_process(
     name: str, args: list[str], env: dict[str, str], url: str, ready_path: str, workdir: Path
 ) -> Process:
-    log = workdir / f"{name}.log"
-    with log.open("wb") as handle:
-        process = subprocess.Popen(args, env=env, stdout=handle, stderr=subprocess.STDOUT, cwd=ROOT)
-    proc = Process(name, process, url, log)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{name} exited {process.returncode}:\n{proc.output()}")
-        if _ready(url + ready_path):
-            return proc
-        time.sleep(0.1)
-    proc.stop()
-    raise RuntimeError(f"{name} not ready after 30 s:\n{proc.output()}")
+    return start_child(name, args, env, url, ready_path, workdir / f"{name}.log", ROOT)
 
 
 def _python(code: str) -> list[str]:
@@ -189,7 +138,7 @@ class Stack:
 
     def _start(self) -> None:
         port = free_port()
-        stub_env = _clean_env(**{**self.capacity.stub_env(), **self.stub_overrides})
+        stub_env = clean_env(**{**self.capacity.stub_env(), **self.stub_overrides})
         self.backend = start_process(
             "backend",
             [*_python("from backend_stub.cli import main; main()"), "--port", str(port)],
@@ -202,7 +151,7 @@ class Stack:
             return
         self.redis = EmbeddedRedis(data_dir=self.workdir / "redis").start()
         port = free_port()
-        env = _clean_env(
+        env = clean_env(
             WR_REDIS_URL=self.redis.url,
             WR_BACKEND_URL=self.backend.url,
             WR_SECRET_KEYS="surge-replay-secret",

@@ -2,62 +2,25 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
+from gateway.processes import Child, clean_env, start_child
 from waitingroom.embedded import EmbeddedRedis, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@dataclass
-class Proc:
-    process: subprocess.Popen[bytes]
-    url: str
-    log: Path
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 25.0) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
+Proc = Child
 
 
 def start_process(
     args: list[str], env: dict[str, str], url: str, ready_path: str, log: Path, timeout: float = 30
 ) -> Proc:
-    handle = log.open("wb")
-    process = subprocess.Popen(args, env=env, stdout=handle, stderr=subprocess.STDOUT, cwd=ROOT)
-    handle.close()
-    proc = Proc(process, url, log)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{args} exited {process.returncode}:\n{proc.output()}")
-        try:
-            if httpx.get(url + ready_path, timeout=1).status_code < 500:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    proc.stop(signal.SIGKILL)
-    raise RuntimeError(f"{args} not ready after {timeout} s:\n{proc.output()}")
+    return start_child(log.stem, args, env, url, ready_path, log, ROOT, timeout)
 
 
 def python(code: str) -> list[str]:
@@ -70,10 +33,7 @@ def redis_server(tmp_path: Path) -> Iterator[EmbeddedRedis]:
         yield server
 
 
-def stub_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("WR_", "STUB_"))}
-    env.update(extra)
-    return env
+stub_env = clean_env
 
 
 @pytest.fixture
