@@ -58,51 +58,42 @@ class Pass:
 
 
 class _Signer(Signer):
-    """itsdangerous's Signer with each key's derivation (an HMAC of the salt) done once, not on
-    every sign and verify, and a verification for the one format we use (HMAC-SHA256, canonical
-    base64) in a few C calls: it runs on every status poll, where itsdangerous's general path
-    cost more than the rest of the poll's own work (bench/profile.py)."""
+    """itsdangerous's Signer with its keys derived (an HMAC of the salt) and keyed into HMAC
+    objects once, copied per use, and a verification for the one format we use (HMAC-SHA256,
+    canonical base64) in a few C calls: it runs on every status poll, where itsdangerous's
+    general path cost more than the rest of the poll's own work (bench/profile.py)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._derived: dict[bytes, bytes] = {}
         # Newest first: the key that signed most tokens is tried first.
-        # HMAC objects keyed once and copied per use: the key set-up is most of an HMAC's cost.
-        self._verify_macs = [
+        self._macs = [
             hmac.new(self.derive_key(k), digestmod=hashlib.sha256)
             for k in reversed(self.secret_keys)
         ]
 
     def get_signature(self, value: str | bytes) -> bytes:
         """As itsdangerous computes it (the newest key), from the keyed HMAC: every join signs."""
-        mac = self._verify_macs[0].copy()
+        mac = self._macs[0].copy()
         mac.update(want_bytes(value))
         return base64_encode(mac.digest())
 
     def verified_value(self, token: str) -> str | None:
         """The signed value of ``token`` ("value.signature"), or None if no key signed it.
 
-        Equivalent to ``unsign`` for canonical signatures (the caller checks canonicity):
-        the same derived keys, HMAC-SHA256 over the value, compared in constant time.
+        Equivalent to ``unsign`` for canonical signatures (others are refused here): the same
+        derived keys, HMAC-SHA256 over the value, compared in constant time.
         """
         value, sep, signature = token.rpartition(".")
         if not sep or len(signature) != _SIGNATURE_LENGTH or signature[-1] not in _CANONICAL_LAST:
             return None
         raw = value.encode("ascii")
         given = signature.encode("ascii")
-        for keyed in self._verify_macs:
+        for keyed in self._macs:
             mac = keyed.copy()
             mac.update(raw)
             if hmac.compare_digest(base64.urlsafe_b64encode(mac.digest())[:-1], given):
                 return value
         return None
-
-    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
-        raw = self.secret_keys[-1] if secret_key is None else want_bytes(secret_key)
-        key = self._derived.get(raw)
-        if key is None:
-            key = self._derived[raw] = super().derive_key(raw)
-        return key
 
 
 def _signer(secret_keys: Sequence[str], salt: str) -> _Signer:
