@@ -17,12 +17,13 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-import redis.asyncio as aioredis
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
+
+from gateway.runtime import redis_client
 
 COUNTER_KEY = "bench:incr"
 
@@ -39,15 +40,7 @@ async def incr(request: Request) -> Response:
 def create_app(redis_url: str) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
-        # The pool of gateway/runtime.py, argument for argument.
-        pool = aioredis.BlockingConnectionPool.from_url(
-            redis_url,
-            max_connections=64,
-            timeout=2.0,
-            socket_connect_timeout=0.5,
-            socket_timeout=1.0,
-        )
-        client = aioredis.Redis.from_pool(pool)
+        client = redis_client(redis_url)  # the gateway's own client and pool
         try:
             yield {"redis": client}
         finally:

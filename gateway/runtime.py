@@ -53,6 +53,21 @@ def _observe(room: Room) -> None:
         metrics.observe_snapshot(snap.tail, snap.serving, snap.active)
 
 
+def redis_client(url: str) -> aioredis.Redis:
+    """The gateway's Redis client (the benchmark's one-INCR ceiling uses the same)."""
+    # A blocking pool: a burst of joins waits briefly for a connection instead of failing.
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=64,
+        timeout=2.0,
+        socket_connect_timeout=0.5,
+        socket_timeout=1.0,
+        # One quick retry: an outage must be noticed fast (the controller retries every tick).
+        retry=Retry(ExponentialBackoff(cap=0.05, base=0.01), 1),
+    )
+    return aioredis.Redis.from_pool(pool)
+
+
 @asynccontextmanager
 async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     embedded: EmbeddedRedis | None = None
@@ -65,17 +80,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     if not settings.secret_keys:
         log.warning("WR_SECRET_KEYS is unset: using a random key, tickets won't survive restarts")
         settings = settings.with_generated_secret()
-    # A blocking pool: a burst of joins waits briefly for a connection instead of failing.
-    pool = aioredis.BlockingConnectionPool.from_url(
-        url,
-        max_connections=64,
-        timeout=2.0,
-        socket_connect_timeout=0.5,
-        socket_timeout=1.0,
-        # One quick retry: an outage must be noticed fast (the controller retries every tick).
-        retry=Retry(ExponentialBackoff(cap=0.05, base=0.01), 1),
-    )
-    client = aioredis.Redis.from_pool(pool)
+    client = redis_client(url)
     keys = settings.secret_key_values
     store = RedisStore(client, Keys(settings.redis_prefix, settings.event))
     room = Room(
