@@ -210,6 +210,27 @@ def _only(body: dict[str, Any], allowed: tuple[str, ...]) -> Response | None:
     )
 
 
+async def _body_and_actor(
+    request: EndpointRequest,
+    admin: Admin,
+    allowed: tuple[str, ...] | None = None,
+    required: bool = True,
+) -> tuple[dict[str, Any], str] | Response:
+    """The JSON body (less "actor") and who acts; a 4xx Response when either is not good, or
+    when the body has a key not in ``allowed`` (None: any key)."""
+    body = await read_json(request, required=required)
+    if isinstance(body, Response):
+        return body
+    actor = _actor(admin, request, body)
+    if isinstance(actor, Response):
+        return actor
+    if allowed is not None:
+        refused = _only(body, allowed)
+        if refused is not None:
+            return refused
+    return body, actor
+
+
 @admin_api
 async def state(runtime: Runtime, request: EndpointRequest, admin: Admin) -> Response:
     body = await build_state(runtime)
@@ -238,12 +259,10 @@ async def get_config(runtime: Runtime, request: EndpointRequest, admin: Admin) -
 
 @admin_api
 async def patch_config(runtime: Runtime, request: EndpointRequest, admin: Admin) -> Response:
-    body = await read_json(request)
-    if isinstance(body, Response):
-        return body
-    actor = _actor(admin, request, body)
-    if isinstance(actor, Response):
-        return actor
+    read = await _body_and_actor(request, admin)
+    if isinstance(read, Response):
+        return read
+    body, actor = read
     version = body.pop("version", None)
     if not body:
         return json_response({"error": "no changes given"}, 400)
@@ -267,15 +286,10 @@ def action(changes: dict[str, Any]) -> Handler:
 
     @admin_api
     async def endpoint(runtime: Runtime, request: EndpointRequest, admin: Admin) -> Response:
-        body = await read_json(request, required=False)
-        if isinstance(body, Response):
-            return body
-        actor = _actor(admin, request, body)
-        if isinstance(actor, Response):
-            return actor
-        refused = _only(body, ("version", "actor"))
-        if refused is not None:
-            return refused
+        read = await _body_and_actor(request, admin, ("version", "actor"), required=False)
+        if isinstance(read, Response):
+            return read
+        body, actor = read
         return respond(await apply(runtime, dict(changes), actor, body.get("version")))
 
     return endpoint
@@ -289,15 +303,10 @@ open_now = action({"opens_at": None, "mode": "queue"})
 
 @admin_api
 async def reset(runtime: Runtime, request: EndpointRequest, admin: Admin) -> Response:
-    body = await read_json(request)
-    if isinstance(body, Response):
-        return body
-    actor = _actor(admin, request, body)
-    if isinstance(actor, Response):
-        return actor
-    refused = _only(body, ("confirm", "actor"))
-    if refused is not None:
-        return refused
+    read = await _body_and_actor(request, admin, ("confirm", "actor"))
+    if isinstance(read, Response):
+        return read
+    body, actor = read
     event = runtime.settings.event
     if body.get("confirm") != event:
         return respond((422, _invalid("confirm", f"must be the event id, {event}")))
